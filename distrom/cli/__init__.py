@@ -1,0 +1,1 @@
+"""The ``distrom`` command line."""

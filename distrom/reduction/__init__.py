@@ -1,0 +1,1 @@
+"""Reduction algorithms (POD, EIM family, ECM, Gappy-POD): NumPy arrays or distributed Snapshots."""
