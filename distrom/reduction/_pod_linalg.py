@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Distributed tall-skinny kernels behind :mod:`distrom.reduction.pod` (private).
+
+Everything here works on a :class:`~distrom.reduction._dist.RowBlock`: this process's rows,
+Fortran-ordered, plus replicated small matrices. The only communication is a sum of small
+``(m, m)`` blocks (:func:`allsum`), done as ``Reduce`` + ``Bcast`` so that every rank holds
+*bit-identical* small matrices: decisions taken on them (truncation counts, a failed Cholesky,
+an input error) are then the same on every rank without a further collective call. (MPI does
+not promise identical ``Allreduce`` results on all ranks; recursive doubling over three or
+more ranks sums in different orders.)
+
+The serial NumPy path never imports mpi4py.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg.blas import dtrsm
+
+from distrom.errors import InputError, LayoutError
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def allsum(block: Any, x: np.ndarray) -> np.ndarray:
+    """Sum of the replicated-shape array ``x`` over all processes, bit-identical everywhere.
+
+    Collective on ``block.comm`` when distributed; ``x`` itself is overwritten with the sum.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    comm = block.comm
+    if comm is None:
+        return x
+    from mpi4py import MPI
+
+    if comm.rank == 0:
+        comm.Reduce(MPI.IN_PLACE, x, op=MPI.SUM, root=0)
+    else:
+        comm.Reduce(x, None, op=MPI.SUM, root=0)
+    comm.Bcast(x, root=0)
+    return x
+
+
+class Inner:
+    """The inner product ``<x, y> = x^T M y`` on the rows of a block (``M = I`` if None).
+
+    Parameters
+    ----------
+    block : RowBlock
+    inner : None, numpy.ndarray or scipy.sparse matrix (serial input), PETSc.Mat (Snapshots)
+        Symmetric positive definite weight of global shape ``(n_global, n_global)``.
+    """
+
+    def __init__(self, block: Any, inner: Any = None):
+        self.block = block
+        self.M = inner
+        self.kind = "identity"
+        if inner is None:
+            return
+        n = block.n_global
+        if hasattr(inner, "getOwnershipRange"):  # a PETSc Mat
+            if not block.distributed:
+                raise InputError("a PETSc inner-product matrix needs Snapshots input; for a NumPy "
+                                 "array pass a NumPy or scipy.sparse matrix")
+            self.kind = "petsc"
+            # Snapshots._apply checks the row layout collectively; do it once here, early.
+            probe = block._source.like(np.zeros((block.local.shape[0], 1), order="F"))
+            probe._apply(inner)
+            return
+        if block.distributed:
+            raise InputError(f"inner= for Snapshots must be a PETSc Mat with the snapshots' row "
+                             f"layout, got {type(inner).__name__}")
+        shape = getattr(inner, "shape", None)
+        if shape is None or tuple(shape) != (n, n):
+            raise LayoutError(f"inner-product matrix has shape {shape}, expected ({n}, {n}) to match "
+                              f"the {n} snapshot rows")
+        self.kind = "matrix"
+
+    @property
+    def is_identity(self) -> bool:
+        return self.M is None
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """Local rows of ``M @ X`` (``X`` itself for the identity). Collective for PETSc."""
+        if self.M is None:
+            return X
+        if self.kind == "petsc":
+            return self.block._source.like(X)._apply(self.M)
+        return np.asfortranarray(self.M @ X)
+
+    def gram(self, X: np.ndarray) -> np.ndarray:
+        """``X^T M X``, replicated ``(k, k)``. Collective.
+
+        With ``M = I`` this is one BLAS syrk per rank: numpy sends ``X.T @ X`` to syrk when both
+        operands are the same buffer (checked on the Fortran-ordered blocks used here).
+        """
+        if self.M is None:
+            G = X.T @ X
+        else:
+            G = X.T @ self.apply(X)
+            G = 0.5 * (G + G.T)
+        return allsum(self.block, G)
+
+    def cross(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """``X^T M Y``, replicated. Collective."""
+        return allsum(self.block, X.T @ self.apply(Y))
+
+    def sq_norms(self, X: np.ndarray) -> np.ndarray:
+        """Squared column norms ``diag(X^T M X)``, replicated. Collective."""
+        MX = self.apply(X)
+        return allsum(self.block, np.einsum("ij,ij->j", X, MX))
+
+
+def trsm_right_inplace(X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``X <- X R^{-1}`` for upper-triangular ``R``, in place when ``X`` is Fortran-ordered."""
+    if X.shape[0] == 0:
+        return X
+    out = dtrsm(1.0, R, X, side=1, lower=0, overwrite_b=1)
+    if out is not X and not np.shares_memory(out, X):
+        X[...] = out
+    return X
+
+
+def cholesky_upper(G: np.ndarray) -> np.ndarray | None:
+    """Upper Cholesky factor of a replicated SPD matrix, or None where it is not numerically SPD."""
+    try:
+        R = sla.cholesky(G, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(R)) or np.any(np.diag(R) <= 0):
+        return None
+    return R
+
+
+def cholqr_pass(ip: Inner, X: np.ndarray, n_global: int, shift: bool) -> np.ndarray:
+    """One (optionally shifted) CholeskyQR pass: ``X <- X R^{-1}``; returns ``R``. Collective.
+
+    The shift follows Fukaya et al. (SIAM J. Sci. Comput. 42, 2020): ``s = 11 (N k + k(k+1)) u
+    ||X||^2`` with ``||X||_F^2`` as the bound on ``||X||_2^2``; it keeps the Cholesky factor
+    defined for any condition number up to ``1/u``.
+    """
+    k = X.shape[1]
+    G = ip.gram(X)
+    if shift:
+        s = 11.0 * (n_global * k + k * (k + 1)) * EPS * float(np.trace(G))
+        G[np.diag_indices(k)] += s
+    R = cholesky_upper(G)
+    if R is None:
+        if shift:
+            raise np.linalg.LinAlgError("shifted Cholesky failed")
+        return cholqr_pass(ip, X, n_global, shift=True)
+    trsm_right_inplace(X, R)
+    return R
+
+
+def shifted_cholqr3(ip: Inner, X: np.ndarray, n_global: int, G0: np.ndarray | None = None) -> np.ndarray:
+    """Orthonormalise ``X`` in place (``M``-orthonormal columns); return ``R`` with ``X_in = X R``.
+
+    Shifted CholeskyQR3: a shifted pass, then CholeskyQR2. Three syrk + three trsm, all BLAS-3.
+    ``G0`` may hold ``X^T M X`` already (the input check computed it), saving one Gram step.
+    Collective.
+    """
+    k = X.shape[1]
+    if G0 is None:
+        G0 = ip.gram(X)
+    G = np.array(G0)
+    G[np.diag_indices(k)] += 11.0 * (n_global * k + k * (k + 1)) * EPS * float(np.trace(G0))
+    R1 = cholesky_upper(G)
+    if R1 is None:  # only on pathological input (e.g. overflow); the checks before catch most
+        raise np.linalg.LinAlgError("shifted Cholesky of the Gram matrix failed")
+    trsm_right_inplace(X, R1)
+    R2 = cholqr_pass(ip, X, n_global, shift=False)
+    R3 = cholqr_pass(ip, X, n_global, shift=False)
+    return R3 @ R2 @ R1
+
+
+def tsqr(block: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tall-skinny QR (Euclidean inner product): local LAPACK QR, then the QR of the stacked
+    small ``R`` factors. Returns ``(Q_local, R)``; ``R`` is replicated. Collective."""
+    k = X.shape[1]
+    Ql, Rl = np.linalg.qr(X, mode="reduced")  # Rl: (min(n_local, k), k)
+    comm = block.comm
+    if comm is None:
+        return np.asfortranarray(Ql), Rl
+    # The stack is small (P * k rows); gathering it everywhere keeps R bit-identical on all ranks.
+    stack = comm.allgather(Rl)
+    Q2, R = np.linalg.qr(np.vstack(stack), mode="reduced")
+    start = sum(r.shape[0] for r in stack[: comm.rank])
+    Q = np.asfortranarray(Ql @ Q2[start:start + Rl.shape[0]])
+    return Q, R
+
+
+def validate_gram(G: np.ndarray, what: str = "snapshot") -> None:
+    """Raise InputError for non-finite entries or zero columns, read off the replicated Gram
+    (or squared norms) so every rank decides the same without communicating."""
+    d = np.diag(G) if G.ndim == 2 else G
+    if not np.all(np.isfinite(G)):
+        bad = np.flatnonzero(~np.isfinite(d))
+        cols = bad[:10].tolist() if bad.size else "unknown"
+        raise InputError(f"{what} matrix contains NaN or Inf (or values so large that their squares "
+                         f"overflow): columns {cols}")
+    zero = np.flatnonzero(d <= 0.0)
+    if zero.size:
+        raise InputError(f"{what} matrix has {zero.size} zero column(s): {zero[:10].tolist()}; "
+                         "remove them before the POD")
