@@ -53,3 +53,18 @@ def clean_subprocess_env() -> dict[str, str]:
     """The environment minus Open MPI/PMIx variables, so a child process is not an MPI rank."""
     return {k: v for k, v in os.environ.items()
             if not (k.startswith(("OMPI_", "PMIX_", "PMI_")) or k == "H5PY_ALWAYS_USE_MPI")}
+
+
+def testdata_path() -> Path:
+    """Real FE outputs for the converters: ``$DISTROM_TESTDATA`` or ``../shared/testdata`` beside
+    the checkout (where CI puts it)."""
+    env = os.environ.get("DISTROM_TESTDATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "testdata"
+
+
+@pytest.fixture(scope="session")
+def testdata():
+    path = testdata_path()
+    if not path.is_dir():
+        pytest.skip(f"test data not found at {path} (set DISTROM_TESTDATA)")
+    return path
