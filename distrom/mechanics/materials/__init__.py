@@ -13,7 +13,10 @@ from distrom.mechanics.materials._base import (
     strain_tensor_components,
 )
 from distrom.mechanics.materials._factory import LAWS, make_material
+from distrom.mechanics.materials.chaboche import Chaboche
 from distrom.mechanics.materials.elastic import LinearElastic
+from distrom.mechanics.materials.norton import Norton
+from distrom.mechanics.materials.umat import UmatMaterial
 
-__all__ = ["LAWS", "VOIGT", "Coefficient", "LinearElastic", "Material", "make_material",
-           "strain_tensor_components"]
+__all__ = ["LAWS", "VOIGT", "Chaboche", "Coefficient", "LinearElastic", "Material", "Norton",
+           "UmatMaterial", "make_material", "strain_tensor_components"]
