@@ -210,3 +210,24 @@ def _basis(cls: Any, a: dict[str, Any], modes: Any, sigma: np.ndarray) -> Any:
                tol=None if math.isnan(tol) else tol, rank=None if rank < 0 else rank,
                reliable=int(a.get("reliable", 0)), energy=float(a.get("energy", 0.0)),
                discarded=float(a.get("discarded", 0.0)), weighted=bool(a.get("weighted", False)), info=info)
+
+
+def summary(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON-serialisable description of a basis file (``distrom info``). Serial, MPI-free."""
+    p = Path(path)
+    f, a = _read_header(p)
+    with f:
+        sigma = np.asarray(f["singular_values"][...], dtype=np.float64)
+    n_rows, n_modes = a["_shape"]
+    out: dict[str, Any] = {
+        "path": str(p), "kind": KIND, "distrom_format": str(a["distrom_format"]),
+        "n_rows": n_rows, "n_modes": n_modes, "method": str(a.get("method", "")),
+        "criterion": str(a.get("criterion", "")), "reliable": int(a.get("reliable", 0)),
+        "tol": None if math.isnan(float(a.get("tol", float("nan")))) else float(a["tol"]),
+        "energy": float(a.get("energy", 0.0)), "discarded": float(a.get("discarded", 0.0)),
+        "singular_values": sigma[: max(n_modes, 1)].tolist(),
+    }
+    for k in ("source_case", "field", "created", "distrom_version"):
+        if k in a:
+            out[k] = str(a[k])
+    return out
