@@ -300,7 +300,10 @@ def parse_config(data: dict, source: str = "<config>", base_dir: str | os.PathLi
         vals = val if isinstance(val, list) else [val] * len(comps)
         if len(vals) != len(comps):
             raise InputError(f"{w}: {k}.value: {len(vals)} values for {len(comps)} components")
-        dirichlet.append(Dirichlet(_get(d, "set", f"{w}: {k}", (str,)), comps,
+        sets = _get(d, "set", f"{w}: {k}", (str, list))
+        if isinstance(sets, list) and (not sets or not all(isinstance(x, str) for x in sets)):
+            raise InputError(f"{w}: {k}.set: expected a node-set name or a list of names, got {sets!r}")
+        dirichlet.append(Dirichlet(sets, comps,
                                    tuple(expr(v, f"{k}.value", space) for v in vals),
                                    _history(d.get("history"), f"{w}: {k}.history", named), f"{w}: {k}"))
     pressure = []
@@ -524,4 +527,4 @@ def _add_box_sets(mesh: Any, tol: float = 1e-9) -> None:
                 for lf, fn in enumerate(el.faces):
                     hit = np.flatnonzero(on[b.connectivity[:, list(fn)]].all(axis=1))
                     faces.append(np.column_stack([off[ib] + hit, np.full(len(hit), lf)]))
-            mesh.face_sets.setdefault(f"{name}{side}", np.concatenate(faces) if faces else np.zeros((0, 2)))
+            mesh.face_sets.setdefault(f"{name}{side}", np.concatenate(faces).astype(np.int64).reshape(-1, 2))
