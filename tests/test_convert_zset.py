@@ -2,7 +2,6 @@
 the 2-subdomain run against the serial one, clear errors, and the conversion under MPI."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -13,8 +12,9 @@ from distrom.errors import FormatError
 from distrom.io import open_case
 from distrom.io.converters import convert, read
 
-TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
-TESTDATA = Path(os.environ.get("DISTROM_TESTDATA", TESTDATA if TESTDATA.is_dir() else "/work/shared/testdata"))
+from conftest import testdata_path as _testdata_path
+
+TESTDATA = _testdata_path()
 CUBE = TESTDATA / "zset" / "cube"
 CUBE2 = TESTDATA / "zset" / "cube_2dom"
 pytestmark = pytest.mark.skipif(not CUBE.is_dir(), reason=f"Zset test data not found at {CUBE}")

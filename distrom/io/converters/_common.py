@@ -25,7 +25,7 @@ import numpy as np
 from distrom.errors import FormatError, InputError
 
 __all__ = ["FieldSpec", "SourceResult", "SimplePartition", "group_components", "write_case",
-           "require_file", "VOIGT"]
+           "require_file", "VOIGT", "gauss_points_xi_fastest", "match_ip_order"]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,45 @@ class SourceResult:
             for k, v in values.items():
                 out[k].append(v)
         return {k: np.stack(v) if v else np.zeros((0,)) for k, v in out.items()}
+
+
+def gauss_points_xi_fastest(nip: int) -> np.ndarray | None:
+    """Points of the ``n x n x n`` Gauss-Legendre rule on [-1, 1]^3 numbered
+    ``ix + n*iy + n*n*iz`` (xi fastest: Zset's and CalculiX's hexahedra), shape (nip, 3);
+    None when ``nip`` is not a cube."""
+    n = round(nip ** (1 / 3))
+    if n ** 3 != nip:
+        return None
+    x, _ = np.polynomial.legendre.leggauss(n)
+    iz, iy, ix = np.meshgrid(range(n), range(n), range(n), indexing="ij")
+    return np.stack([x[ix.ravel()], x[iy.ravel()], x[iz.ravel()]], axis=1)
+
+
+def match_ip_order(dtype: str, nip: int, source_points: np.ndarray | None, code: str) -> tuple[np.ndarray, str]:
+    """``perm`` with distrom ip ``j`` = source ip ``perm[j]``, and a sentence saying how.
+
+    Matches the source's reference points with the points of distrom's Gauss rule of the same
+    size (``distrom.mesh.elements``). Where the source order is not established
+    (``source_points`` None) or distrom has no rule of that size, the source order is kept and
+    the sentence says so (it goes into the field's ``ip_order`` attribute).
+    """
+    keep = np.arange(nip, dtype=np.int64)
+    if source_points is None:
+        return keep, f"{code} (kept: {code}'s ip order for {dtype} is not established)"
+    from distrom.mesh import get_element
+
+    el = get_element(dtype)
+    for degree in range(0, 12):
+        pts, _ = el.quadrature(degree)
+        if len(pts) == nip:
+            break
+    else:
+        return keep, f"{code} (kept: distrom has no {nip}-point rule for {dtype})"
+    d = np.abs(pts[:, None, :] - source_points[None, :, :]).max(axis=2)
+    perm = d.argmin(axis=1)
+    if not np.all(d[np.arange(nip), perm] < 1e-10) or len(set(perm.tolist())) != nip:
+        return keep, f"{code} (kept: its points differ from distrom's {nip}-point rule)"
+    return perm.astype(np.int64), f"distrom (reordered from {code}'s xi-fastest order)"
 
 
 def require_file(path: Path, what: str, referenced_by: Path | None = None) -> Path:

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from distrom.errors import FormatError
-from distrom.io.converters._common import FieldSpec, SimplePartition, SourceResult, group_components, require_file
+from distrom.io.converters._common import (FieldSpec, SimplePartition, SourceResult, gauss_points_xi_fastest,
+                                           group_components, match_ip_order, require_file)
 from distrom.io.converters._faces import match_faces, orientation_volumes
 from distrom.mesh import CellBlock, Mesh
 
@@ -408,42 +409,14 @@ def _zset_ip_points(zset_type: str, nip: int) -> np.ndarray | None:
     other hexahedra). Other types: None (order kept as Zset writes it).
     """
     if zset_type.startswith("c3d8") or zset_type.startswith("c3d20"):
-        n = round(nip ** (1 / 3))
-        if n ** 3 != nip:
-            return None
-        x, _ = np.polynomial.legendre.leggauss(n)
-        iz, iy, ix = np.meshgrid(range(n), range(n), range(n), indexing="ij")
-        return np.stack([x[ix.ravel()], x[iy.ravel()], x[iz.ravel()]], axis=1)
+        return gauss_points_xi_fastest(nip)
     return None
 
 
 def ip_permutation(zset_type: str, dtype: str, nip: int) -> tuple[np.ndarray, str]:
-    """``perm`` with distrom ip ``j`` = Zset ip ``perm[j]``, and how it was obtained.
-
-    Matches Zset's points (:func:`_zset_ip_points`) with the points of distrom's Gauss rule of the
-    same size (``distrom.mesh.elements``). Where Zset's order is not established, or distrom has
-    no rule of that size, the Zset order is kept and the returned text says so.
-    """
-    zp = _zset_ip_points(zset_type, nip)
-    if zp is None:
-        return np.arange(nip), "zset (not mapped: Zset's ip order for this type is not established)"
-    try:
-        from distrom.mesh import get_element
-
-        el = get_element(dtype)
-        for degree in range(0, 12):
-            pts, _ = el.quadrature(degree)
-            if len(pts) == nip:
-                break
-        else:
-            return np.arange(nip), f"zset (distrom has no {nip}-point rule for {dtype})"
-    except ImportError:  # pragma: no cover - element library missing
-        return np.arange(nip), "zset (element library unavailable)"
-    d = np.abs(pts[:, None, :] - zp[None, :, :]).max(axis=2)
-    perm = d.argmin(axis=1)
-    if not np.all(d[np.arange(nip), perm] < 1e-10) or len(set(perm.tolist())) != nip:
-        return np.arange(nip), f"zset (points differ from distrom's {nip}-point rule)"
-    return perm.astype(np.int64), "distrom (reordered from Zset's xi-fastest order)"
+    """``perm`` with distrom ip ``j`` = Zset ip ``perm[j]``, and how it was obtained
+    (see :func:`distrom.io.converters._common.match_ip_order`)."""
+    return match_ip_order(dtype, nip, _zset_ip_points(zset_type, nip), "Zset")
 
 
 def _read_be32(path: Path, offset_values: int, count: int) -> np.ndarray:
