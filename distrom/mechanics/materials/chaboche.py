@@ -162,12 +162,19 @@ class Chaboche:
             dF = dF_ddp * n_a * x ** (n_a - 1.0) - Kdt
             return F, dF, dp, a, xi, J, N, dxi
 
-        # F(J(xi) <= J(s_tr) + sum J(X_i,n), R >= min(0, Q)) gives a point where F < 0.
-        dp_max = (von_mises(s_a) + von_mises(X_a.reshape(-1, 6)).reshape(-1, nb).sum(axis=1)
-                  - R0_a - np.minimum(Q_a, 0.0)) / (3.0 * mu_a)
-        lo, hi = np.zeros(act.size), dp_max ** (1.0 / n_a) * (1.0 + 1e-12)
-        x = lo.copy()
-        dx_old = hi - lo
+        # Upper bounds of dp (F < 0 beyond them), from J(xi) <= J(s_tr) + sum J(X_i,n),
+        # J(xi(dp)) - J(xi(0)) <= dp sum gamma_i J(X_i,n) and R >= min(0, Q), R' >= min(0, Q b).
+        JX = von_mises(X_a.reshape(-1, 6)).reshape(-1, nb)
+        dp_max = (von_mises(s_a) + JX.sum(axis=1) - R0_a - np.minimum(Q_a, 0.0)) / (3.0 * mu_a)
+        slope = 3.0 * mu_a - (g_a * JX).sum(axis=1) + np.minimum(Q_a * b_a, 0.0)
+        with np.errstate(divide="ignore"):
+            dp_lin = np.where(slope > 0.0, f_tr[act] / slope, np.inf)
+        hi = np.minimum(dp_max, dp_lin) ** (1.0 / n_a) * (1.0 + 1e-12)
+        lo = np.zeros(act.size)
+        # Start right of the root: F is usually concave decreasing in x there, so Newton then
+        # descends monotonically inside the bracket; the explicit viscous increment
+        # dt (f_tr / K)^n bounds dp from above when F decreases.
+        x = np.minimum(f_tr[act] / Kdt, hi)
         todo = np.ones(act.size, dtype=bool)
         for _ in range(_MAXIT):
             F, dF = evaluate(x)[:2]
@@ -176,13 +183,13 @@ class Chaboche:
             with np.errstate(divide="ignore", invalid="ignore"):
                 step = F / dF
             x_newton = x - step
-            # Bisect when Newton leaves the bracket or does not halve the step (rtsafe).
-            bisect = ~((x_newton > lo) & (x_newton < hi)) | (np.abs(2.0 * step) > np.abs(dx_old))
-            x_new = np.where(bisect, 0.5 * (lo + hi), x_newton)
-            dx = np.abs(x_new - x)
-            dx_old = np.where(todo, dx, dx_old)
+            # Converged: the Newton correction is below round-off level (accept it as is).
+            done = (np.abs(step) <= _TOL * x) | (F == 0.0)
+            # Otherwise bisect only when Newton leaves the bracket (non-monotone F).
+            inside = done | ((x_newton > lo) & (x_newton < hi))
+            x_new = np.where(inside, x_newton, 0.5 * (lo + hi))
             x = np.where(todo, x_new, x)
-            todo &= ~((dx <= _TOL * x) | (F == 0.0))
+            todo &= ~(done | (hi - lo <= _TOL * hi))
             if not todo.any():
                 break
         else:
