@@ -216,8 +216,9 @@ def test_norton_local_equation_solved_for_any_stiffness():
         np.testing.assert_allclose(state[:, 6], dt * (q / 500.0) ** 7, rtol=1e-11, atol=1e-300)
 
 
-def test_norton_tangent_fd():
-    mat = make_material(NORTON_SPEC)
+@pytest.mark.parametrize("n_exp", [None, 1.0])
+def test_norton_tangent_fd(n_exp):
+    mat = make_material(NORTON_SPEC if n_exp is None else dict(NORTON_SPEC, n=n_exp))
     rng = np.random.default_rng(4)
     n = 6
     eps_n, deps = 2e-3 * rng.standard_normal((n, 6)), 1e-3 * rng.standard_normal((n, 6))
@@ -262,6 +263,35 @@ def test_chaboche_tangent_fd_elastic_and_plastic():
         new = mat.integrate(eps_n, big, state, dt, T1)[2]
         assert np.all(new[:, 6] > state[:, 6])            # all plastic
         assert_tangent(mat, eps_n, big, state, dt, T1, h=1e-8)
+
+
+def test_chaboche_backward_euler_equations_hold():
+    """The returned state satisfies the implicit (backward Euler) equations themselves."""
+    mat = make_material(CHABOCHE_SPEC)
+    rng = np.random.default_rng(8)
+    n, dt = 12, 0.7
+    state = mat.initial_state(n)
+    state[:, 6] = rng.uniform(0, 0.02, n)
+    state[:, 7:] = rand_deviator(rng, (n, 2), 10.0).reshape(n, 12)
+    T = rng.uniform(0, 1000, n)
+    sig, _, new = mat.integrate(np.zeros((n, 6)), 4e-3 * rng.standard_normal((n, 6)), state, dt, T)
+    dp = new[:, 6] - state[:, 6]
+    assert np.all(dp > 0)
+    tab = lambda key: np.interp(T, CHABOCHE_SPEC[key]["T"], CHABOCHE_SPEC[key]["value"])
+    X = new[:, 7:].reshape(n, 2, 6)
+    s = sig - sig[:, :3].mean(1, keepdims=True) * [1, 1, 1, 0, 0, 0]
+    R = tab("R0") + tab("Q") * (1 - np.exp(-15.0 * new[:, 6]))
+    f = von_mises(s - X.sum(1)) - R
+    np.testing.assert_allclose(dp, dt * (f / tab("K")) ** tab("n"), rtol=1e-10)
+    N = 1.5 * (s - X.sum(1)) / von_mises(s - X.sum(1))[:, None]
+    dep = new[:, :6] - state[:, :6]
+    np.testing.assert_allclose(dep, dp[:, None] * N * [1, 1, 1, 2, 2, 2], rtol=1e-10, atol=1e-15)
+    C = np.stack([np.interp(T, [20.0, 900.0], [120e3, 60e3]), np.full(n, 15e3)], 1)
+    g = np.stack([np.interp(T, [20.0, 900.0], [900.0, 600.0]), np.full(n, 60.0)], 1)
+    X_n = state[:, 7:].reshape(n, 2, 6)
+    rhs = X_n + (2 / 3) * C[:, :, None] * (dp[:, None] * N)[:, None, :] \
+        - g[:, :, None] * X * dp[:, None, None]
+    np.testing.assert_allclose(X, rhs, rtol=1e-10, atol=1e-10)
 
 
 def test_chaboche_vectorized_equals_pointwise():
