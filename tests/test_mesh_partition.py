@@ -185,6 +185,21 @@ def test_non_manifold_error_reaches_every_rank(comm):
         partition_mesh(bad, 2, comm=comm)
 
 
+def test_scotch_environment_restored(monkeypatch):
+    import os
+
+    monkeypatch.setenv("SCOTCH_PTHREAD_NUMBER", "4")
+    from mpi4py import MPI
+
+    a = partition_mesh(box_mesh(4, 4, 4), 3, comm=MPI.COMM_SELF, method="ptscotch")
+    assert os.environ["SCOTCH_PTHREAD_NUMBER"] == "4"
+    monkeypatch.delenv("SCOTCH_PTHREAD_NUMBER")
+    b = partition_mesh(box_mesh(4, 4, 4), 3, comm=MPI.COMM_SELF, method="ptscotch")
+    assert "SCOTCH_PTHREAD_NUMBER" not in os.environ
+    np.testing.assert_array_equal(a.cell_part, b.cell_part)
+    assert a.method == "ptscotch" and a.imbalance < 0.05
+
+
 def test_extract_subdomain_bad_part():
     mesh = box_mesh(2, 1, 1)
     p = partition_from_cells(mesh, [0, 1])

@@ -493,6 +493,11 @@ def jacobians(element: str | ElementType, coords: np.ndarray, xi: np.ndarray | N
     ------
     InputError
         If a cell has ``detJ <= 0`` at a point (inverted or degenerate), naming the cells.
+
+    Notes
+    -----
+    ``dNdx`` holds ``n_q * n_nodes * 3`` floats per cell (1620 for hex20): pass chunks of cells
+    for large meshes. Cells with ``detJ <= 0`` get NaN gradients when ``check`` is False.
     """
     el = get_element(element)
     if el.dim != 3:
