@@ -211,9 +211,30 @@ def elastic_tangent(lam: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """Isotropic stiffness in Voigt form (engineering shears), shape ``(n, 6, 6)``."""
     D = np.zeros((lam.shape[0], 6, 6))
     D[:, :3, :3] = lam[:, None, None]
-    idx = np.arange(6)
-    D[:, idx, idx] += mu[:, None] * np.array([2.0, 2.0, 2.0, 1.0, 1.0, 1.0])
+    diag = np.einsum("pii->pi", D)          # a writable view of the diagonals
+    diag[:, :3] += 2.0 * mu[:, None]
+    diag[:, 3:] += mu[:, None]
     return D
+
+
+def radial_return_tangent(lam: np.ndarray, mu: np.ndarray, h: np.ndarray, v: np.ndarray,
+                          N: np.ndarray) -> np.ndarray:
+    """``D - h P_DEV - v N^T``, shape ``(m, 6, 6)``: the form of every radial-return tangent.
+
+    Parameters
+    ----------
+    lam, mu, h : ndarray, shape (m,)
+        Lame constants and the coefficient of the deviatoric projector.
+    v, N : ndarray, shape (m, 6)
+        Column and row vectors of the rank-one correction (plain components: the row
+        contracts with engineering strains).
+    """
+    t = -v[:, :, None] * N[:, None, :]
+    t[:, :3, :3] += (lam + h / 3.0)[:, None, None]
+    diag = np.einsum("pii->pi", t)
+    diag[:, :3] += (2.0 * mu - h)[:, None]
+    diag[:, 3:] += (mu - 0.5 * h)[:, None]
+    return t
 
 
 def deviator(sig: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ import numpy as np
 from distrom.errors import ConvergenceError, InputError
 from distrom.mechanics.materials._base import (
     ENG,
-    P_DEV,
     VOIGT,
     Coefficient,
     deviator,
@@ -17,6 +16,7 @@ from distrom.mechanics.materials._base import (
     elastic_tangent,
     lame,
     prepare,
+    radial_return_tangent,
     thermal_strain,
     von_mises,
 )
@@ -211,12 +211,8 @@ class Chaboche:
         # C = D - 4mu^2/A N N - 6mu^2 dp/J (P_dev - 2/3 N N)
         #       - 6mu^2 dp/(J A) (dxi - 2/3 (N:dxi) N) N      (not symmetric in general)
         m2 = mu_a * mu_a
-        NN = np.einsum("pi,pj->pij", N, N)
         h = 6.0 * m2 * dp / J
-        t = tangent[act]
-        t -= (4.0 * m2 / A - (2.0 / 3.0) * h)[:, None, None] * NN
-        t -= h[:, None, None] * P_DEV
         u = dxi - (2.0 / 3.0) * contract(N, dxi)[:, None] * N
-        t -= (h / A)[:, None, None] * np.einsum("pi,pj->pij", u, N)
-        tangent[act] = t
+        v = (4.0 * m2 / A - (2.0 / 3.0) * h)[:, None] * N + (h / A)[:, None] * u
+        tangent[act] = radial_return_tangent(lam[act], mu_a, h, v, N)
         return sigma, tangent, state

@@ -8,14 +8,13 @@ import numpy as np
 from distrom.errors import ConvergenceError
 from distrom.mechanics.materials._base import (
     ENG,
-    P_DEV,
     SHEAR_WEIGHT,
     Coefficient,
     deviator,
     elastic_stress,
-    elastic_tangent,
     lame,
     prepare,
+    radial_return_tangent,
     thermal_strain,
     von_mises,
 )
@@ -145,10 +144,8 @@ class Norton:
 
         # C = D - 6 mu^2 dp/q_tr P_dev + 4 mu^2 (dp/q_tr - d dp/d q_tr) N N, written with
         # dp/q_tr = (1-z)/(3 mu) and d dp/d q_tr = n (1-z) / (3 mu (n (1-z) + z)).
-        tangent = elastic_tangent(lam, mu)
-        tangent -= (2.0 * mu * omz)[:, None, None] * P_DEV
         coef = (4.0 / 3.0) * mu * omz * (1.0 - n / (n * omz + z))
-        tangent += coef[:, None, None] * np.einsum("pi,pj->pij", N, N)
+        tangent = radial_return_tangent(lam, mu, 2.0 * mu * omz, -coef[:, None] * N, N)
         return sigma, tangent, state
 
 
