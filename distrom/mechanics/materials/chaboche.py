@@ -25,6 +25,7 @@ from distrom.mechanics.materials.norton import PLASTIC_STRAIN_NAMES, contract
 
 _TOL = 1e-14
 _MAXIT = 200
+_TINY = np.finfo(float).tiny
 
 
 def _coefficient_list(value: Any, key: str) -> list[Coefficient]:
@@ -154,7 +155,7 @@ class Chaboche:
             a = 1.0 / (1.0 + g_a * dp[:, None])                    # (m, nb)
             xi = s_a - np.einsum("pk,pki->pi", a, X_a)
             J = von_mises(xi)
-            N = 1.5 * xi / np.maximum(J, np.finfo(float).tiny)[:, None]
+            N = 1.5 * xi / np.maximum(J, _TINY)[:, None]
             dxi = np.einsum("pk,pki->pi", g_a * a * a, X_a)        # d xi / d dp
             eb = np.exp(-b_a * (p_a + dp))
             F = J - dp * (3.0 * mu_a + (a * C_a).sum(axis=1)) - R0_a - Q_a * (1.0 - eb) - Kdt * x
@@ -180,8 +181,7 @@ class Chaboche:
             F, dF = evaluate(x)[:2]
             lo = np.where(todo & (F > 0.0), x, lo)
             hi = np.where(todo & (F < 0.0), x, hi)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = F / dF
+            step = F / dF      # dF <= -K/dt^(1/n) < 0 wherever F decreases
             x_newton = x - step
             # Converged: the Newton correction is below round-off level (accept it as is).
             done = (np.abs(step) <= _TOL * x) | (F == 0.0)

@@ -26,6 +26,7 @@ PLASTIC_STRAIN_NAMES = ("ep11", "ep22", "ep33", "ep12", "ep23", "ep31")
 # exact to round-off since the iteration is monotone and quadratic (see norton_return).
 _TOL = 1e-14
 _MAXIT = 100
+_TINY = np.finfo(float).tiny
 
 
 def norton_return(q_tr: np.ndarray, mu: np.ndarray, K: np.ndarray, n: np.ndarray, dt: float
@@ -53,8 +54,7 @@ def norton_return(q_tr: np.ndarray, mu: np.ndarray, K: np.ndarray, n: np.ndarray
     z, one_minus_z : ndarray, shape (m,)
         ``q / q_tr`` and ``1 - q / q_tr``, the latter computed without cancellation.
     """
-    tiny = np.finfo(float).tiny
-    c = np.log(3.0 * mu * dt / K) + (n - 1.0) * np.log(np.maximum(q_tr, tiny) / K)
+    c = np.log(3.0 * mu * dt / K) + (n - 1.0) * np.log(np.maximum(q_tr, _TINY) / K)
     w = np.where(c < 0.0, -c, -c / n)   # non-stiff and stiff asymptotes, both left of the root
     for _ in range(_MAXIT):
         log_z = -np.logaddexp(0.0, -w)
@@ -135,7 +135,7 @@ class Norton:
         q_tr = von_mises(s_tr)
         z, omz = norton_return(q_tr, mu, K, n, dt)
         dp = q_tr * omz / (3.0 * mu)
-        N = 1.5 * s_tr / np.maximum(q_tr, np.finfo(float).tiny)[:, None]   # 0 where q_tr = 0
+        N = 1.5 * s_tr / np.maximum(q_tr, _TINY)[:, None]   # 0 where q_tr = 0
 
         sigma = sig_tr - omz[:, None] * s_tr        # s = z s_tr: radial return
         state = np.empty_like(state_n)
