@@ -151,8 +151,9 @@ def _out_buffer(out: np.ndarray | None, n_local: int, k: int) -> np.ndarray:
 # -- the methods -----------------------------------------------------------------------------
 def pod(S: Any, tol: float | None = None, rank: int | None = None, *, inner: Any = None,
         method: Method = "snapshots", guard: Literal["truncate", "switch", "flag"] = "truncate",
-        svd_algorithm: Literal["cholqr3", "tsqr"] = "cholqr3", oversampling: int = 10,
-        power_iterations: int = 2, seed: int = 0, out: np.ndarray | None = None) -> PODBasis:
+        reorthogonalize: bool = True, svd_algorithm: Literal["cholqr3", "tsqr"] = "cholqr3",
+        oversampling: int = 10, power_iterations: int = 2, seed: int = 0,
+        out: np.ndarray | None = None) -> PODBasis:
     """Proper orthogonal decomposition of the columns of ``S``. Collective.
 
     Parameters
@@ -179,8 +180,12 @@ def pod(S: Any, tol: float | None = None, rank: int | None = None, *, inner: Any
         limit. ``"truncate"`` (default) returns only the modes above it, ``"switch"`` redoes
         the POD with ``method="svd"``, ``"flag"`` returns all requested modes with
         ``reliable < n_modes``. Each case issues a :class:`PODAccuracyWarning`; the modes above
-        the limit are always re-orthonormalised (one CholeskyQR pass) when their predicted loss
-        of orthogonality exceeds 1e-13.
+        the limit are re-orthonormalised (one CholeskyQR pass) when their predicted loss of
+        orthogonality exceeds 1e-13, unless ``reorthogonalize=False``.
+    reorthogonalize : bool
+        ``"snapshots"`` only. False skips the CholeskyQR pass (cost: one syrk and one trsm over
+        the kept modes); the modes are then orthonormal only to about
+        ``eps * (sigma_1 / sigma_k)^2`` (``info["predicted_loss"]``), as in plain NumPy MoS.
     svd_algorithm : {"cholqr3", "tsqr"}
         Tall-skinny QR used by ``"svd"`` (docs/pod.md compares them; CholeskyQR3 is faster).
     oversampling, power_iterations, seed : int
@@ -207,7 +212,7 @@ def pod(S: Any, tol: float | None = None, rank: int | None = None, *, inner: Any
     _check_args(tol, rank, method, n, m)
     ip = Inner(block, inner)
     if method == "snapshots":
-        res = _pod_snapshots(block, ip, tol, rank, guard, out)
+        res = _pod_snapshots(block, ip, tol, rank, guard, out, reorthogonalize)
         if res is not None:
             return res
         method = "svd"  # guard="switch"
@@ -227,7 +232,7 @@ def _finish(block: RowBlock, modes_local: np.ndarray, sigma: np.ndarray, k: int,
 
 
 def _pod_snapshots(block: RowBlock, ip: Inner, tol: float | None, rank: int | None, guard: str,
-                   out: np.ndarray | None) -> PODBasis | None:
+                   out: np.ndarray | None, reorthogonalize: bool = True) -> PODBasis | None:
     if guard not in ("truncate", "switch", "flag"):
         raise InputError(f"guard must be 'truncate', 'switch' or 'flag', got {guard!r}")
     L = block.local
@@ -262,7 +267,7 @@ def _pod_snapshots(block: RowBlock, ip: Inner, tol: float | None, rank: int | No
     # where it may exceed 1e-13, one CholeskyQR pass over the guaranteed modes restores it.
     n_good = min(k, reliable)
     loss = 4.0 * EPS * (sigma[0] / sigma[n_good - 1]) ** 2 if n_good else 0.0
-    reorth = loss > 1e-13
+    reorth = bool(reorthogonalize) and loss > 1e-13
     if reorth:
         Ug = U[:, :n_good]  # a leading column slice of an F-ordered array: F-contiguous, a view
         cholqr_pass(ip, Ug, block.n_global, shift=False)
