@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,3 +41,14 @@ def test_interleaved_runs_each_function_in_turn():
                               repeats=3, warmup=1)
     assert order == ["a", "b"] * 4 and len(times["a"]) == 3 and "other_cpu_fraction" in load
     assert md_table(["x", "y"], [[1, 0.123456]]).splitlines()[2] == "| 1 | 0.123 |"
+
+
+@pytest.mark.mpi
+def test_make_snapshots_distributed_equals_serial(comm):
+    from distrom.parallel import Layout
+
+    N, m = 70_000, 8
+    lo, hi = Layout.balanced(N, comm).range
+    part, s = make_snapshots(N, m, decay=3, rows=(lo, hi), comm=comm)
+    whole, _ = make_snapshots(N, m, decay=3)
+    np.testing.assert_allclose(part, whole[lo:hi], atol=1e-13 * np.abs(whole).max())
