@@ -243,3 +243,40 @@ def test_two_subdomains_under_mpi_equal_the_serial_conversion(comm, shared_tmp):
             np.testing.assert_allclose(c.read_field("U", k, rows=(0, 343)), ref["U"][k], rtol=1e-12, atol=0)
             np.testing.assert_allclose(c.read_field("sig", k, rows=(0, 1728)), ref["sig"][k], rtol=1e-12, atol=0)
     comm.Barrier()
+
+
+def _long_run(d: Path, n_steps: int) -> Path:
+    """A synthetic Zset run on the real cube mesh: U (nodal) and sig (ip), n_steps outputs."""
+    d.mkdir()
+    shutil.copy(CUBE / "cube.geof", d / "cube.geof")
+    names = " ".join(f"sig{c}" for c in ("11", "22", "33", "12", "23", "31"))
+    lines = [f"{k + 1} 1 {k + 1} 1 {0.01 * k:.15e}" for k in range(n_steps)]
+    (d / "cube.ut").write_text("**meshfile cube.geof\n**node U1 U2 U3\n**integ " + names + "\n**element\n"
+                               + "\n".join(lines) + "\n")
+    rng = np.random.default_rng(0)
+    with open(d / "cube.node", "wb") as fh:
+        for k in range(n_steps):
+            fh.write(rng.standard_normal(3 * 343).astype(">f4").tobytes())
+    with open(d / "cube.integ", "wb") as fh:
+        for k in range(n_steps):
+            fh.write(np.full(216 * 6 * 8, float(k), dtype=">f4").tobytes())
+    return d / "cube.ut"
+
+
+def test_conversion_memory_does_not_grow_with_the_number_of_steps(tmp_path):
+    """Peak Python/NumPy memory of converting 60 steps is that of converting 6 (one step at a time)."""
+    import tracemalloc
+
+    peaks = {}
+    convert("zset", _long_run(tmp_path / "warm", 2), tmp_path / "warm.case")   # imports, caches
+    for n in (6, 60):
+        ut = _long_run(tmp_path / f"run{n}", n)
+        tracemalloc.start()
+        convert("zset", ut, tmp_path / f"long{n}.case")
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    one_step = (3 * 343 + 6 * 1728) * 8
+    assert peaks[60] < peaks[6] + 10 * one_step, peaks       # 60 steps held at once: ~ 55 x one_step more
+    with open_case(tmp_path / "long60.case") as c:
+        assert c.n_steps == 60
+        np.testing.assert_array_equal(c.read_field("sig", 37), 37.0)

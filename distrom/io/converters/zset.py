@@ -47,6 +47,9 @@ ZSET_ELEMENTS: dict[str, tuple[str, tuple[int, ...], int | None]] = {
     "c3d6": ("wedge6", tuple(range(6)), 6),
     "c3d15": ("wedge15", (0, 2, 4, 9, 11, 13, 1, 3, 5, 10, 12, 14, 6, 7, 8), 18),
 }
+# integration-point counts a Zset element of each type can have (full / reduced rules)
+ZSET_IP_COUNTS = {"c3d8": (8, 1), "c3d8r": (1, 8), "c3d20": (27, 8), "c3d20r": (8, 27), "c3d4": (1, 4),
+                  "c3d10": (4, 5, 1), "c3d6": (6, 2, 1), "c3d15": (18, 9, 6)}
 # Mirror images in distrom order, used when a mesh comes with the opposite orientation.
 _FLIP = {
     "hex8": (4, 5, 6, 7, 0, 1, 2, 3),
@@ -338,11 +341,11 @@ class _ZsetDomain:
                                       f"points for {n_steps} outputs x {n_int} fields x {mesh.n_cells} elements "
                                       f"(truncated file?)")
                 self.nip_by_type[mesh.cells[0].type] = size // denom
-                default = ZSET_ELEMENTS[geof.zset_types[0]][2]
-                if default is not None and size // denom != default:
-                    # a truncated file can still divide evenly: insist on Zset's count for this type
+                plausible = ZSET_IP_COUNTS.get(geof.zset_types[0], ())
+                if size // denom not in plausible:
+                    # a truncated file can still divide evenly: insist on a rule this type can have
                     raise FormatError(f"{self.integ_file}: {size} bytes means {size // denom} integration points "
-                                      f"per {geof.zset_types[0]}, expected {default} (truncated file?)")
+                                      f"per {geof.zset_types[0]}, expected one of {plausible} (truncated file?)")
             else:
                 for zt, b in zip(geof.zset_types, mesh.cells):
                     nip = ZSET_ELEMENTS[zt][2]
