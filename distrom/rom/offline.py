@@ -103,6 +103,12 @@ def parse_offline_options(table: dict | None, where: str) -> OfflineOptions:
             if not isinstance(v, bool):
                 raise InputError(f"{where}: offline.full_field: expected true or false, got {v!r}")
         setattr(o, k, v)
+    t = table or {}
+    # a rank alone means "exactly this many modes" (a tolerance too would make it an upper bound)
+    if "primal_rank" in t and "primal_tol" not in t:
+        o.primal_tol = None
+    if "dual_rank" in t and "dual_tol" not in t:
+        o.dual_tol = None
     if o.primal_tol is None and o.primal_rank is None:
         raise InputError(f"{where}: [offline] give primal_tol or primal_rank")
     return o
@@ -354,7 +360,22 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
                 wts[sel] = wd[cpos, qloc[sel]]
         integrands = Snapshots.from_local(A, comm=comm, copy=False)
         weights = Snapshots.from_local(wts[:, None], comm=comm)
-        pts, zw, info = ecm(integrands, weights, tol=opts.ecm_tol, return_info=True)
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            pts, zw, info = ecm(integrands, weights, tol=opts.ecm_tol, return_info=True)
+        for w in caught:  # one log line on rank 0 instead of a warning per rank
+            if comm.rank == 0:
+                log.warning("%s", w.message)
+        if info["error"] > 100 * opts.ecm_tol and n_ip <= _ALL_POINTS_FALLBACK:
+            # The greedy can stall on a coarse mesh with as many integrands as points (the only
+            # exact cubature is then the full rule): keep every point, exact, and say so.
+            if comm.rank == 0:
+                log.warning("ECM stalled at relative error %.2e > tol %.1e on a small mesh: using all %d "
+                            "integration points (exact, no hyper-reduction)", info["error"], opts.ecm_tol, n_ip)
+            pts = np.arange(n_ip, dtype=np.int64)
+            zw = _all_weights(wts, lo, n_ip, comm)
+            info["error"] = 0.0
         timings["ecm"] = time.perf_counter() - t0
         log.info("offline: ECM %d points for %d integrands (error %.2e)", len(pts), r * k_s, info["error"])
 
@@ -436,6 +457,18 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
         return model
     finally:
         case.close()
+
+
+#: meshes with at most this many integration points fall back to the full rule when ECM stalls
+_ALL_POINTS_FALLBACK = 4096
+
+
+def _all_weights(w_local: np.ndarray, lo: int, n: int, comm: Any) -> np.ndarray:
+    from mpi4py import MPI
+
+    w = np.zeros(n)
+    w[lo:lo + len(w_local)] = w_local
+    return comm.allreduce(w, op=MPI.SUM) if comm.size > 1 else w
 
 
 def _hist_dict(h: Any) -> dict:
