@@ -76,7 +76,8 @@ def test_failed_run_is_a_clear_error_and_no_case(tmp_path):
 def test_driver_parses_parameter_lists():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("calculix_hf", Path(__file__).parents[1] / "drivers" / "calculix_hf.py")
+    driver = Path(__file__).parents[1] / "drivers" / "calculix_hf.py"
+    spec = importlib.util.spec_from_file_location("calculix_hf", driver)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.parse_samples(["E=1,2", "nu=0.3,0.25"], None) == [{"E": 1.0, "nu": 0.3}, {"E": 2.0, "nu": 0.25}]

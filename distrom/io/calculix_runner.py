@@ -46,7 +46,8 @@ def render_deck(template: str, values: dict[str, float], where: str = "template"
     missing = sorted(used - set(values))
     unused = sorted(set(values) - used)
     if missing:
-        raise InputError(f"{where}: placeholders without a parameter value: {', '.join('{' + m + '}' for m in missing)}")
+        listed = ", ".join("{" + m + "}" for m in missing)
+        raise InputError(f"{where}: placeholders without a parameter value: {listed}")
     if unused:
         raise InputError(f"{where}: parameters with no placeholder in the deck: {', '.join(unused)}")
     return _PLACEHOLDER.sub(lambda m: repr(float(values[m.group(1)])), template)

@@ -432,7 +432,8 @@ def read_dat(path: str | Path) -> list[DatBlock]:
         try:
             arr = np.array(rows, dtype=np.float64) if rows else np.zeros((0, len(cols)))
         except ValueError:
-            raise FormatError(f"{path}: block '{head.group('title')}' has rows of different lengths (truncated?)") from None
+            raise FormatError(f"{path}: block '{head.group('title')}' has rows of different lengths "
+                              "(truncated?)") from None
         blocks.append(DatBlock(head.group("title").strip(), cols[n_id:], head.group("set"), float(head.group("time")),
                                kind, arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64) if kind == "ip" else None,
                                arr[:, n_id:]))
@@ -566,7 +567,8 @@ def read_calculix(path: str | Path, inp: str | Path | None = None, dat: str | Pa
                     try:
                         full[[node_index[int(i)] for i in ids]] = vals
                     except KeyError as e:
-                        raise FormatError(f"{frd_path}: block {b.name} names node {e.args[0]}, not in the mesh") from None
+                        raise FormatError(f"{frd_path}: block {b.name} names node {e.args[0]}, "
+                                          "not in the mesh") from None
                     out[spec.name] = full
                 for spec in ip_specs:
                     b = dat_by_set[k][spec.attrs["dat_block"]]

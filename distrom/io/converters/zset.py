@@ -391,7 +391,8 @@ class _ZsetDomain:
         for k in range(len(self.ut.times)):
             out: dict[str, np.ndarray] = {}
             if self.node_file is not None:
-                blk = _read_be32(self.node_file, k * n_nf * self.n_nodes, n_nf * self.n_nodes).reshape(n_nf, self.n_nodes)
+                blk = _read_be32(self.node_file, k * n_nf * self.n_nodes, n_nf * self.n_nodes)
+                blk = blk.reshape(n_nf, self.n_nodes)
             if self.integ_file is not None:
                 iblk = _read_be32(self.integ_file, k * self.step_block, self.step_block)
             for spec, idx in self.fields:
@@ -518,7 +519,7 @@ def _read_parallel(path: Path, comm: Any) -> SourceResult:
             nodes_g = np.array([node_index[int(v)] for v in sub.mesh.node_ids], dtype=np.int64)
             cells_g = np.array([cell_index[int(v)] for v in sub.mesh.cell_ids], dtype=np.int64)
         except KeyError as e:
-            raise FormatError(f"{sub.mesh and ut.meshfile}: id {e.args[0]} is not in the global mesh "
+            raise FormatError(f"{ut.meshfile}: id {e.args[0]} is not in the global mesh "
                               f"{cut['global_mesh']}") from None
         if cut["splitted"] is not None:
             pc = cut["splitted"] / f"{path.stem}-{d + 1:03d}.cut"
@@ -528,17 +529,19 @@ def _read_parallel(path: Path, comm: Any) -> SourceResult:
                     raise FormatError(f"{pc}: **nodes differ from the node order of {ut.meshfile}")
                 if "elements" in info and set(info["elements"].tolist()) != set(sub.mesh.cell_ids.tolist()):
                     raise FormatError(f"{pc}: **elements differ from the elements of {ut.meshfile}")
-        if not np.allclose(sub.mesh.nodes, mesh.nodes[nodes_g], rtol=0, atol=1e-12 * max(1.0, np.abs(mesh.nodes).max())):
+        scale = max(1.0, float(np.abs(mesh.nodes).max()))
+        if not np.allclose(sub.mesh.nodes, mesh.nodes[nodes_g], rtol=0, atol=1e-12 * scale):
             raise FormatError(f"{ut.meshfile}: node coordinates differ from the global mesh {cut['global_mesh']}")
         # connectivity by global ids must agree with the global mesh
-        for b_sub, c_g in zip([sub.mesh], [cells_g]):
-            sub_conn_g = [nodes_g[blk.connectivity] for blk in b_sub.cells]
-            sub_conn_g = np.concatenate([c.reshape(len(c), -1) for c in sub_conn_g]) if len(sub_conn_g) == 1 else None
-            if sub_conn_g is not None:
-                blk_idx, within = mesh.cell_block_of(c_g)
-                ref = np.stack([mesh.cells[b].connectivity[w] for b, w in zip(blk_idx, within)])
-                if ref.shape != sub_conn_g.shape or not np.array_equal(ref, sub_conn_g):
-                    raise FormatError(f"{ut.meshfile}: connectivity differs from the global mesh")
+        # connectivity, in global node indices, must be the global mesh's (block by block)
+        start = 0
+        for blk in sub.mesh.cells:
+            cg = cells_g[start:start + len(blk)]
+            start += len(blk)
+            gb, within = mesh.cell_block_of(cg)
+            if np.any(gb != gb[0]) or mesh.cells[gb[0]].type != blk.type or \
+                    not np.array_equal(mesh.cells[gb[0]].connectivity[within], nodes_g[blk.connectivity]):
+                raise FormatError(f"{ut.meshfile}: connectivity differs from the global mesh {cut['global_mesh']}")
         if np.any(cell_part[cells_g] >= 0):
             raise FormatError(f"{ut.meshfile}: elements also in another subdomain")
         cell_part[cells_g] = d
