@@ -328,25 +328,46 @@ def deim(U: Any, n: int | None = None) -> Interpolant:
     if not 1 <= k <= min(block.n_cols, block.n_global):
         raise InputError(f"deim: n={n} must lie in [1, {min(block.n_cols, block.n_global)}]")
     L = np.asfortranarray(block.local[:, :k])
-    mine_mask = np.zeros(L.shape[0], dtype=bool)
+    P = _lu_pivots(block, L)
+    M = fetch_rows(block, [L], P)[0]
+    return Interpolant(block.wrap(L), P, M, None, np.zeros(0), "deim")
+
+
+def _lu_pivots(block: RowBlock, U: np.ndarray, panel: int = 16) -> np.ndarray:
+    """Row pivots of Gaussian elimination with partial pivoting on ``U``: the DEIM points.
+
+    Column ``l`` of the Schur complement after ``l`` eliminations is the DEIM residual of
+    ``u_l`` interpolated at the earlier points, so DEIM is LU with partial pivoting. A
+    right-looking blocked LU over the distributed rows: rank-1 eliminations inside a panel
+    of ``panel`` columns (one global arg-max and one gathered row per column), then one BLAS-3
+    update of the remaining columns per panel. Collective if distributed.
+    """
+    W = np.array(U, dtype=np.float64, order="F")
+    n_loc, k = W.shape
+    taken = np.zeros(n_loc, dtype=bool)
     pts: list[int] = []
-    rows = np.zeros((0, k))
-    for l in range(k):
-        if l == 0:
-            r = L[:, 0]
-        else:
-            c = sla.solve(rows[:, :l], rows[:, l])
-            r = L[:, l] - L[:, :l] @ c
-        a = np.abs(r)
-        a[mine_mask] = -1.0
-        _, p = fuzzy_argmax(block, a, _TIE)
-        if block.owns(np.array([p]))[0]:
-            mine_mask[p - block.offset] = True
-        row, = fetch_rows(block, [L], p)
-        rows = np.vstack([rows, row])
-        pts.append(p)
-    P = np.array(pts, dtype=np.int64)
-    return Interpolant(block.wrap(L), P, rows, None, np.zeros(0), "deim")
+    for s in range(0, k, panel):
+        e = min(s + panel, k)
+        for l in range(s, e):
+            col = W[:, l]
+            a = np.abs(col)
+            a[taken] = -1.0
+            _, p = fuzzy_argmax(block, a, _TIE)
+            if block.owns(np.array([p]))[0]:
+                taken[p - block.offset] = True
+            row, = fetch_rows(block, [W[:, l:e]], p)
+            piv = row[0, 0]
+            if piv == 0.0:
+                raise InputError(f"deim: the basis has rank {l} < {k}; cannot pick {k} points")
+            col /= piv  # column l becomes the multipliers (L factor)
+            if l + 1 < e:
+                W[:, l + 1:e] -= col[:, None] * row[0, 1:][None, :]
+            pts.append(p)
+        if e < k:
+            Lp, A12 = fetch_rows(block, [W[:, s:e], W[:, e:]], pts[s:e])
+            U12 = sla.solve_triangular(Lp, A12, lower=True, unit_diagonal=True)
+            W[:, e:] -= W[:, s:e] @ U12
+    return np.array(pts, dtype=np.int64)
 
 
 def qdeim(U: Any, n: int | None = None) -> Interpolant:
