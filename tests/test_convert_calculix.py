@@ -216,3 +216,32 @@ def test_ip_order_against_ccx_ip_coordinates(tmp_path):
     ref = np.einsum("qn,cnd->cqd", el.shape(pts), r.mesh.nodes[conn]).reshape(-1, 3)
     assert np.abs(ref - X).max() < 5e-6
     assert np.abs(ref - X.reshape(32, 8, 3)[:, np.argsort(CCX_IP_OF_DISTROM)].reshape(-1, 3)).max() > 1e-2
+
+
+@pytest.mark.skipif(shutil.which("ccx") is None, reason="ccx (Debian package calculix-ccx) is not installed; "
+                    "set DISTROM_WITH_CALCULIX=1 for scripts/setup.sh")
+def test_dat_strains_are_tensor_components_at_distroms_points(tmp_path):
+    """A bending run printing E: the converted ip strains equal the Green-Lagrange strain of U at
+    distrom's Gauss points with tensor shears (engineering shears would be off by 2x)."""
+    from distrom.mesh import get_element, jacobians
+
+    deck = (CCX / "beampkin.inp").read_text()
+    i, j = deck.index("*STEP,NLGEOM"), deck.index("*END STEP") + len("*END STEP")
+    step = re.sub(r"(N\d),3,(-?[\d.]+)", lambda m: f"{m.group(1)},1,{float(m.group(2)) * 0.01}", deck[i:j])
+    step = step.replace("*EL PRINT,ELSET=EALL\nS\n", "*EL PRINT,ELSET=EALL\nS\n*EL PRINT,ELSET=EALL\nE\n")
+    (tmp_path / "e.inp").write_text(deck[:i] + step + "\n")
+    subprocess.run(["ccx", "-i", "e"], cwd=tmp_path, env={**clean_subprocess_env(), "OMP_NUM_THREADS": "1"},
+                   check=True, capture_output=True, timeout=120)
+    r = read("calculix", tmp_path / "e.frd")
+    v = next(r.steps())
+    el = get_element("hex20")
+    pts, _ = el.quadrature(3)
+    conn = r.mesh.cells[0].connectivity
+    _, _, grads = jacobians(el, r.mesh.nodes[conn], pts)
+    G = np.einsum("cni,cqnj->cqij", v["U"][conn], grads)
+    E = 0.5 * (G + G.transpose(0, 1, 3, 2) + np.einsum("cqki,cqkj->cqij", G, G))
+    Ev = np.stack([E[..., 0, 0], E[..., 1, 1], E[..., 2, 2], E[..., 0, 1], E[..., 1, 2], E[..., 2, 0]], -1).reshape(-1, 6)
+    shear = np.abs(v["eps"][:, 3:]).max()
+    assert shear > 1e-4                                          # the run bends: shears are not negligible
+    assert np.abs(Ev - v["eps"]).max() < 2e-3 * shear            # print precision of U and E
+    assert np.abs(2 * Ev[:, 3:] - v["eps"][:, 3:]).max() > 0.5 * shear
