@@ -342,6 +342,8 @@ def _lu_pivots(block: RowBlock, U: np.ndarray, panel: int = 16) -> np.ndarray:
     of ``panel`` columns (one global arg-max and one gathered row per column), then one BLAS-3
     update of the remaining columns per panel. Collective if distributed.
     """
+    from scipy.linalg.blas import dger
+
     W = np.array(U, dtype=np.float64, order="F")
     n_loc, k = W.shape
     taken = np.zeros(n_loc, dtype=bool)
@@ -360,8 +362,11 @@ def _lu_pivots(block: RowBlock, U: np.ndarray, panel: int = 16) -> np.ndarray:
             if piv == 0.0:
                 raise InputError(f"deim: the basis has rank {l} < {k}; cannot pick {k} points")
             col /= piv  # column l becomes the multipliers (L factor)
-            if l + 1 < e:
-                W[:, l + 1:e] -= col[:, None] * row[0, 1:][None, :]
+            if l + 1 < e:  # in-place rank-1 update of the rest of the panel (F-contiguous)
+                blk = W[:, l + 1:e]
+                res = dger(-1.0, col, row[0, 1:], a=blk, overwrite_a=1)
+                if not np.shares_memory(res, blk):  # pragma: no cover - dger copied after all
+                    blk[...] = res
             pts.append(p)
         if e < k:
             Lp, A12 = fetch_rows(block, [W[:, s:e], W[:, e:]], pts[s:e])
@@ -416,6 +421,8 @@ def qdeim(U: Any, n: int | None = None) -> Interpolant:
             raise InputError(f"qdeim: U has rank {l} < {n_pts}; cannot pick {n_pts} points")
         v = v / nv
         V[:, l] = v
+        if l + 1 == n_pts:
+            break  # the last pick: no norms to downdate
         t = L @ v
         T[:, l] = t
         nrm2 -= t * t
