@@ -97,6 +97,7 @@ def run_calculix(template: str | Path, samples: Sequence[dict[str, float]], outp
     do not wait) and no case is written.
     """
     from distrom.io import CaseWriter
+    from distrom.io.converters._common import add_fields
     from distrom.io.converters.calculix import read_calculix
     from distrom.parallel import check, progress, resolve_comm
 
@@ -138,14 +139,7 @@ def run_calculix(template: str | Path, samples: Sequence[dict[str, float]], outp
     attrs = {**results[0].attrs, "template": str(template), "runner": "distrom.io.calculix_runner"}
     with CaseWriter(output, mesh, comm=comm, overwrite=overwrite, source=f"calculix runs of {template}",
                     attrs=attrs) as w:
-        for f in results[0].fields:
-            kw: dict[str, Any] = {"component_names": tuple(f.component_names), "source_name": f.source_name,
-                                  "description": f.description, **f.attrs}
-            if f.ips_per_cell:
-                kw["ips_per_cell"] = f.ips_per_cell
-            if f.tensor:
-                kw["tensor"] = f.tensor
-            w.add_field(f.name, f.location, f.n_components, **kw)
+        add_fields(w, results[0].fields)
         w.set_parameter_names(names)
         for i, r in enumerate(progress(results, desc="convert ccx results", comm=comm)):
             s = w.add_sample({k: float(v) for k, v in samples[i].items()})

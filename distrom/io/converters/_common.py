@@ -25,7 +25,7 @@ import numpy as np
 from distrom.errors import FormatError, InputError
 
 __all__ = ["FieldSpec", "SourceResult", "SimplePartition", "group_components", "write_case",
-           "require_file", "VOIGT", "gauss_points_xi_fastest", "match_ip_order"]
+           "require_file", "VOIGT", "gauss_points_xi_fastest", "match_ip_order", "add_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,22 @@ def group_components(names: list[str], vector_names: dict[str, str] | None = Non
     return out
 
 
+def add_fields(writer: Any, fields: list[FieldSpec]) -> None:
+    """Declare ``fields`` on a ``CaseWriter`` with all their metadata. Collective."""
+    for f in fields:
+        fk: dict[str, Any] = {"component_names": tuple(f.component_names), "source_name": f.source_name,
+                              "description": f.description}
+        if f.units is not None:
+            fk["units"] = f.units
+        if f.ips_per_cell is not None:
+            fk["ips_per_cell"] = dict(f.ips_per_cell)
+        if f.tensor is not None:
+            fk["tensor"] = f.tensor
+        for key, val in f.attrs.items():
+            fk.setdefault(key, val)
+        writer.add_field(f.name, f.location, f.n_components, **fk)
+
+
 def write_case(result: SourceResult, output: str | Path, comm: Any = None, *, overwrite: bool = False,
                progress_desc: str | None = None, parameters: dict[str, float] | None = None) -> Path:
     """Write a parsed source into a distrom case, one step at a time. Collective when ``comm``
@@ -243,19 +259,7 @@ def write_case(result: SourceResult, output: str | Path, comm: Any = None, *, ov
     if result.partition is not None:
         kwargs["partition"] = result.partition
     with CaseWriter(output, result.mesh, **kwargs) as w:
-        for f in result.fields:
-            fk: dict[str, Any] = {"location": f.location, "n_components": f.n_components,
-                                  "component_names": tuple(f.component_names), "source_name": f.source_name,
-                                  "description": f.description}
-            if f.units is not None:
-                fk["units"] = f.units
-            if f.ips_per_cell is not None:
-                fk["ips_per_cell"] = dict(f.ips_per_cell)
-            if f.tensor is not None:
-                fk["tensor"] = f.tensor
-            for key, val in f.attrs.items():
-                fk.setdefault(key, val)
-            w.add_field(f.name, **fk)
+        add_fields(w, result.fields)
         sample = None
         if parameters:
             w.set_parameter_names(list(parameters))

@@ -437,6 +437,14 @@ def _zset_attrs(ut: UtIndex) -> dict[str, Any]:
             "zset_node_fields": " ".join(ut.node_names), "zset_integ_fields": " ".join(ut.integ_names)}
 
 
+def _note_element_fields(ut: UtIndex, attrs: dict[str, Any]) -> None:
+    # element (one value per element) fields live in another file whose layout the test data do
+    # not show: say so instead of dropping them silently
+    if ut.element_names:
+        log.warning("%s: element fields %s are not converted", ut.path, " ".join(ut.element_names))
+        attrs["zset_element_fields_not_converted"] = " ".join(ut.element_names)
+
+
 def read_zset(path: str | Path, comm: Any = None) -> SourceResult:
     """Read a Zset run: a serial ``.ut`` or a parallel ``.cut`` decomposition.
 
@@ -465,6 +473,7 @@ def read_zset(path: str | Path, comm: Any = None) -> SourceResult:
     attrs = _zset_attrs(ut)
     if geof.flipped:
         attrs["zset_mirrored_types"] = " ".join(geof.flipped)
+    _note_element_fields(ut, attrs)
     return SourceResult(geof.mesh, [s for s, _ in dom.fields], ut.times, dom.steps, f"zset: {path}", attrs)
 
 
@@ -598,6 +607,7 @@ def _read_parallel(path: Path, comm: Any) -> SourceResult:
             yield acc
 
     attrs = _zset_attrs(ut0)
+    _note_element_fields(ut0, attrs)
     attrs["zset_subdomains"] = n_dom
     attrs["zset_shared_nodes"] = "nodal values at interface nodes are those of the lowest-numbered subdomain"
     return SourceResult(mesh, specs, ut0.times, steps, f"zset: {path}", attrs,
