@@ -112,7 +112,6 @@ class SourceResult:
     source: str
     attrs: dict[str, Any] = field(default_factory=dict)
     partition: Any = None
-    step_info: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_steps(self) -> int:
@@ -181,8 +180,8 @@ def require_file(path: Path, what: str, referenced_by: Path | None = None) -> Pa
     return path
 
 
-def group_components(names: list[str], vector_names: dict[str, str] | None = None,
-                     rename: dict[str, str] | None = None) -> list[tuple[str, list[int], tuple[str, ...], str | None]]:
+def group_components(names: list[str], rename: dict[str, str] | None = None
+                     ) -> list[tuple[str, list[int], tuple[str, ...], str | None]]:
     """Group scalar source fields into distrom fields by their names.
 
     ``prefix11 prefix22 prefix33 prefix12 prefix23 prefix31`` (in that order) -> a symmetric tensor

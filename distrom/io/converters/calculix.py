@@ -585,8 +585,7 @@ def read_calculix(path: str | Path, inp: str | Path | None = None, dat: str | Pa
              "frd_steps": " ".join(f"{s[0].step}.{s[0].increment}" for s in idx.sets)}
     if skipped_note:
         attrs["dat_blocks_not_converted"] = skipped_note
-    info = [{"step": s[0].step, "increment": s[0].increment, "time": s[0].time} for s in idx.sets]
-    return SourceResult(mesh, specs + ip_specs, times, steps, f"calculix: {frd_path}", attrs, step_info=info)
+    return SourceResult(mesh, specs + ip_specs, times, steps, f"calculix: {frd_path}", attrs)
 
 
 def _ip_layout(mesh: Mesh, blocks: list[DatBlock], dat_path: Path, inp_types: list[str]) -> dict[str, Any]:
