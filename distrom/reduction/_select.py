@@ -12,34 +12,38 @@ from distrom.reduction._dist import RowBlock
 
 __all__ = ["fuzzy_argmax", "fetch_rows", "pick_replicated"]
 
-_NO_ROW = np.iinfo(np.int64).max
-
-
 def fuzzy_argmax(block: RowBlock, values_local: np.ndarray, rtol: float = 1e-9) -> tuple[float, int]:
     """Largest value over all processes; among values within ``rtol`` of it, the smallest global row.
 
-    Collective when ``block`` is distributed. Values computed from an all-reduced quantity
-    (a Gram matrix, a sum of squares) differ between process counts by round-off; an exact
-    ``argmax`` could then pick a different one of two (near-)equal candidates, which happens
-    on symmetric meshes. Treating values within ``rtol`` as a tie, broken by global index,
-    gives the same pick for any P unless a value sits within round-off of the tie threshold.
+    Collective when ``block`` is distributed: one ``Allgather`` of two numbers per process.
+    Values computed from an all-reduced quantity (a Gram matrix, a sum of squares) differ
+    between process counts by round-off; an exact ``argmax`` could then pick a different one
+    of two (near-)equal candidates, which happens on symmetric meshes. Treating values within
+    ``rtol`` of the maximum as a tie, broken by the smallest global index, gives the same pick
+    for any P unless a value sits within round-off of the tie threshold.
 
     Returns
     -------
     (value, global_row)
         ``(-inf, -1)`` when no process has a finite candidate.
     """
-    vmax, _ = block.argmax(values_local)
+    if values_local.size:
+        v = float(np.max(values_local))
+        cand = np.flatnonzero(values_local >= v - rtol * abs(v)) if np.isfinite(v) else np.zeros(0, int)
+        gid = float(block.offset + cand[0]) if cand.size else np.inf
+    else:
+        v, gid = -np.inf, np.inf
+    if block.comm is None:
+        return (v, int(gid)) if np.isfinite(v) else (-np.inf, -1)
+    both = np.empty((block.comm.size, 2))
+    block.comm.Allgather(np.array([v, gid]), both)
+    vmax = float(both[:, 0].max())
     if not np.isfinite(vmax):
         return -np.inf, -1
-    thr = vmax - rtol * abs(vmax)
-    cand = np.flatnonzero(values_local >= thr)
-    gid = int(block.offset + cand[0]) if cand.size else _NO_ROW
-    if block.comm is not None:
-        from mpi4py import MPI
-
-        gid = int(block.comm.allreduce(gid, op=MPI.MIN))
-    return vmax, gid
+    # each process proposed its smallest row within rtol of its own maximum; the processes
+    # whose maximum is within rtol of the global one are tied, the smallest row wins
+    tied = both[:, 0] >= vmax - rtol * abs(vmax)
+    return vmax, int(both[tied, 1].min())
 
 
 def pick_replicated(values: np.ndarray, rtol: float = 1e-9) -> int:
