@@ -127,3 +127,25 @@ def test_errors(tmp_path):
         read("ansys", tmp_path / "x.rst")
     with pytest.raises(FormatError, match=r"missing Ansys result file.*none\.rst"):
         read("ansys", tmp_path / "none.rst")
+
+
+def test_unsupported_element_type_is_named(tmp_path):
+    """Patch the routine number of element type 1 (SOLID187) to 999 in a copy of the file."""
+    from distrom.io.converters.ansys import RstFile, _ptr
+
+    f = RstFile(RST)
+    rh = f.record(103)
+    gh = f.record(_ptr(rh[15], rh[46]))
+    p_ety = _ptr(gh[20], gh[21])
+    first_type = int(f.record(p_ety + f.record_words(p_ety))[0])
+    f.close()
+    start = 4 * (p_ety + first_type)             # the type record (windowed-sparse ints here)
+    n_words = int(np.frombuffer(RST.read_bytes()[start:start + 4], "<i4")[0])
+    data = bytearray(RST.read_bytes())
+    words = np.frombuffer(bytes(data[start + 8:start + 8 + 4 * n_words]), "<i4")
+    k = int(np.flatnonzero(words == 187)[0])     # the routine number, stored once in the record
+    data[start + 8 + 4 * k:start + 12 + 4 * k] = np.array([999], "<i4").tobytes()
+    bad = tmp_path / "patched.rst"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=r"patched\.rst: unsupported Ansys element type 999.*SOLID185"):
+        read("ansys", bad)
