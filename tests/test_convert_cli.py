@@ -25,6 +25,12 @@ def test_every_testdata_file_converts(tmp_path, fmt, rel, capsys):
         assert case.n_steps >= 1 and case.mesh.n_cells > 0
         assert case.parameter_names == ["load"] and case.samples.tolist() == [[1.5]]
         assert case.attrs["source"].startswith(fmt)
+        # the node orders are distrom's: every cell has a positive Jacobian at every Gauss point
+        from distrom.mesh import cell_volumes
+
+        vol = sum(cell_volumes(b.type, case.mesh.nodes[b.connectivity]).sum() for b in case.mesh.cells)
+        lo, hi = case.mesh.bounding_box()
+        assert vol == pytest.approx(np.prod(hi - lo), rel=1e-9)          # all test meshes are boxes
 
 
 def test_export_of_a_converted_case_reads_back(tmp_path):
