@@ -69,6 +69,16 @@ def test_mesh_and_sets_from_the_inp(job):
     name, case = job
     mesh = case.mesh
     assert mesh.n_nodes == 261 and mesh.cell_types == ["hex20"] and mesh.n_cells == 32
+    # coordinates and connectivity against an independent read of the deck's records
+    text = (CCX / f"{name}.inp").read_text()
+    node_lines = text.split("*NODE\n", 1)[1].split("*")[0].strip().splitlines()
+    raw = np.array([[float(v) for v in ln.split(",")] for ln in node_lines])
+    np.testing.assert_array_equal(mesh.node_ids, raw[:, 0].astype(int))
+    np.testing.assert_allclose(mesh.nodes, raw[:, 1:], rtol=1e-12, atol=0)
+    elem_text = text.split("*ELEMENT", 1)[1].split("\n", 1)[1].split("*")[0]
+    vals = np.array(elem_text.replace(",", " ").split(), dtype=int).reshape(32, 21)
+    np.testing.assert_array_equal(mesh.cell_ids, vals[:, 0])
+    np.testing.assert_array_equal(mesh.node_ids[mesh.cells[0].connectivity], vals[:, 1:])   # C3D20R = distrom
     lo, hi = mesh.bounding_box()
     np.testing.assert_allclose([lo, hi], [[0, 0, 0], [1, 1, 8]], atol=1e-12)
     assert len(mesh.node_sets["NALL"]) == 261 and len(mesh.cell_sets["EALL"]) == 32   # GENERATE without increment
