@@ -319,7 +319,7 @@ def deim(U: Any, n: int | None = None) -> Interpolant:
     Returns
     -------
     Interpolant
-        ``basis = U[:, :n]``, ``points``: the pivots of Gaussian elimination with partial
+        ``basis = U[:, :n]`` (a view: it shares ``U``'s memory), ``points``: the pivots of Gaussian elimination with partial
         pivoting on ``U`` (point ``l`` maximises the residual of column ``l`` interpolated at
         the earlier points).
     """
@@ -386,7 +386,7 @@ def qdeim(U: Any, n: int | None = None) -> Interpolant:
     n : int, optional
         Number of points and of basis columns, at most ``k`` (default ``k``). The pivoting
         uses all ``k`` columns (the first ``n`` pivots of the QR of ``U^T``); ``basis`` is
-        ``U[:, :n]`` and ``matrix = U[points, :n]``.
+        ``U[:, :n]`` (a view sharing ``U``'s memory) and ``matrix = U[points, :n]``.
 
     Returns
     -------
