@@ -2,12 +2,27 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 
 import numpy as np
 import pytest
 
 from distrom.cli.main import main
 from distrom.mesh import box_mesh, partition_mesh
+
+
+@pytest.fixture(autouse=True)
+def restore_cli_side_effects():
+    """main() wires a log handler to the (captured) stderr and an abort hook: undo both, so later
+    tests do not log into a closed capture stream."""
+    logger = logging.getLogger("distrom")
+    saved = (list(logger.handlers), logger.level, logger.propagate, sys.excepthook)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+    sys.excepthook = saved[3]
 
 
 @pytest.mark.mpi
