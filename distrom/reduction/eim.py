@@ -205,7 +205,7 @@ def _eim_greedy(block: RowBlock, tol: float | None, n: int | None, norm: str
         j = pick_replicated(err, _TIE)
         if tol is not None and err[j] <= tol * ref:
             break
-        col = R[:, j]
+        col = np.array(R[:, j])  # one strided pass; everything after reads it contiguously
         a = np.abs(col)
         a[taken] = -1.0  # the residual is ~0 there; never pick a point twice
         _, p = fuzzy_argmax(block, a, _TIE)
