@@ -10,12 +10,14 @@ Rank 0 runs the partitioner on ``PETSc.COMM_SELF`` and broadcasts the cell-to-pa
 mesh is replicated on every rank, so nothing needs distributing first, and a partitioner run on
 one process gives **the same partition whatever the number of ranks calling it** (a parallel
 PT-Scotch/ParMETIS run depends on how the graph is spread over the ranks). The cost is a serial
-partitioner call (a 20x20x20 hex mesh takes about 0.1 s) and one broadcast of ``n_cells``
-integers, small beside any solve on that mesh. PT-Scotch itself is made reproducible within a
-process too (its random state is reset and it runs one thread for the call, see
-``_reproducible_scotch``): without that, Debian's Scotch 7 returns a different partition at each
-call, so a process's earlier calls would change the answer. Meshes too large to replicate would need the
-distributed route (DMPlex + PetscPartitioner), which this module does not provide.
+partitioner call (a 20x20x20 hex mesh: about 40 ms in all, 22 ms of it in PT-Scotch) and one
+broadcast of ``n_cells`` integers, small beside any solve on that mesh. Meshes too large to
+replicate would need the distributed route (DMPlex + PetscPartitioner), not provided here.
+
+PT-Scotch is also made reproducible within a process (``_reproducible_scotch``): without that,
+Debian's Scotch 7 returns a different partition at each call in one process (its random state
+persists between calls, and its threaded run is not reproducible either), so earlier calls
+would change the answer.
 
 Only this module's functions import mpi4py / petsc4py, and only when called, so
 ``import distrom.mesh`` stays MPI-free.
@@ -192,9 +194,9 @@ def _reproducible_scotch() -> Iterator[bool]:
     """Make the next PT-Scotch call give the same answer whatever ran before it in this process.
 
     Measured with Debian's Scotch 7.0.3 (20x20x20 box, 3 parts): repeated calls in one process
-    returned a different partition each time, because Scotch's random state carries over from
-    call to call and its worker threads race. Resetting the random state *and* running one
-    Scotch thread (``SCOTCH_PTHREAD_NUMBER``, read at each call) gives one answer every time.
+    returned a different partition each time. Neither resetting Scotch's random state nor
+    running one Scotch thread (``SCOTCH_PTHREAD_NUMBER``, read at each call) sufficed alone;
+    both together gave one answer every time, whatever was partitioned before.
     """
     previous = os.environ.get("SCOTCH_PTHREAD_NUMBER")
     os.environ["SCOTCH_PTHREAD_NUMBER"] = "1"
