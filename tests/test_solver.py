@@ -270,21 +270,21 @@ def test_same_results_at_any_rank_count(comm, shared_tmp):
             centrifugal={"speed": 2000.0, "axis": [0, 0, 1], "center": [-5.0, 0.0, 0.0]},
             temperature={"value": "20 + 300 * x / 4", "initial": 20.0,
                          "history": {"times": [0.0, 1.0, 2.0], "values": [0.0, 1.0, 0.0], "cyclic": True}},
-            parameters={"s": [80.0, 120.0]}, time={"times": [0.5, 1.0, 1.5]})
+            parameters={"s": [80.0, 120.0]}, time={"times": [0.5, 1.0]})
     c["mesh"] = {"type": "box", "n": [6, 3, 2], "lengths": [4.0, 1.0, 1.0], "element": "hex8"}
     res = run(c, shared_tmp / "par.h5", comm)
-    assert res.n_steps == 6 and res.complete
+    assert res.n_steps == 4 and res.complete
     ok, msg = True, ""
     if comm.rank == 0:
         run(c, shared_tmp / "ser.h5", MPI.COMM_SELF)
         for name in ("U", "sig", "eto", "ep", "p", "T"):
-            for k in range(6):
+            for k in range(4):
                 a, b = read(shared_tmp / "par.h5", name, k), read(shared_tmp / "ser.h5", name, k)
                 err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
                 if not err <= 1e-8:
                     ok, msg = False, f"{name} step {k}: relative difference {err:.2e}"
         with open_case(shared_tmp / "par.h5", MPI.COMM_SELF) as case:
             assert case.partition.n_parts == comm.size
-        assert np.abs(read(shared_tmp / "ser.h5", "p", 5)).max() > 1e-5  # viscoplastic flow happened
+        assert np.abs(read(shared_tmp / "ser.h5", "p", 3)).max() > 1e-5  # viscoplastic flow happened
     ok, msg = comm.bcast((ok, msg), root=0)
     assert ok, msg

@@ -3,7 +3,7 @@
 
 A config file (see docs/solver.md for the full schema)::
 
-    [mesh]                         # type = "box" | "gmsh" | "file" | "case"
+    [mesh]                         # type = "box" | "part" | "gmsh" | "file" | "case"
     type = "box"
     n = [8, 4, 2]
     lengths = [10.0, 5.0, 2.0]
@@ -263,9 +263,18 @@ def parse_config(data: dict, source: str = "<config>", base_dir: str | os.PathLi
     mesh_keys = {"box": {"type", "n", "lengths", "element", "origin"},
                  "gmsh": {"type", "geometry", "file", "size", "element", "params"},
                  "file": {"type", "path"},
-                 "case": {"type", "path"}}
+                 "case": {"type", "path"},
+                 "part": None}
     if mtype not in mesh_keys:
         raise InputError(f"{w}: mesh.type: expected one of {sorted(mesh_keys)}, got {mtype!r}")
+    if mtype == "part":
+        import inspect
+
+        from distrom.mechanics.parts import PARTS
+        name = _get(mt, "part", f"{w}: mesh", (str,))
+        if name not in PARTS:
+            raise InputError(f"{w}: mesh.part: unknown part {name!r}; known: {', '.join(PARTS)}")
+        mesh_keys["part"] = {"type", "part"} | set(inspect.signature(PARTS[name]).parameters)
     _check_keys(mt, mesh_keys[mtype], f"{w}: [mesh] (type = {mtype!r})")
     mesh_spec = dict(mt)
     mesh_spec["type"] = mtype
@@ -429,6 +438,11 @@ def build_mesh(spec: dict, comm: Any = None, where: str = "mesh") -> Any:
 
         return box_mesh(*[int(i) for i in spec["n"]], lengths=tuple(float(x) for x in spec.get("lengths", (1, 1, 1))),
                         element=spec.get("element", "hex8"), origin=tuple(spec.get("origin", (0.0, 0.0, 0.0))))
+    if t == "part":
+        from distrom.mechanics.parts import part_mesh
+
+        params = {k: v for k, v in spec.items() if k not in ("type", "part")}
+        return part_mesh(spec["part"], where=where, **params)
     if t == "case":
         from distrom.io import open_case
 
