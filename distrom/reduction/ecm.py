@@ -51,7 +51,8 @@ _NULL_RTOL = 1e-12
 
 
 def ecm(integrands: Any, weights: Any, tol: float = 1e-5, *, max_points: int | None = None,
-        mode: Literal["global", "union"] = "global", return_info: bool = False
+        mode: Literal["global", "union"] = "global", return_info: bool = False,
+        initial_points: Any = None
         ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, dict]:
     """Empirical cubature: global point indices and non-negative weights. Collective if distributed.
 
@@ -77,6 +78,11 @@ def ecm(integrands: Any, weights: Any, tol: float = 1e-5, *, max_points: int | N
     return_info : bool
         Also return a dict: ``error`` (exact relative error reached), ``n_modes`` (principal
         integrands used), ``iterations``, ``time_compression``, ``time_greedy`` (seconds).
+    initial_points : array of int, optional
+        Global point indices to start the greedy from (``mode="global"`` only), e.g. the
+        points of a previous model when the integrands were enriched (the adaptive loop):
+        their weights are re-fitted first (points whose weight drops to zero leave), then the
+        greedy adds points until ``tol``. The same on every rank.
 
     Returns
     -------
@@ -96,6 +102,14 @@ def ecm(integrands: Any, weights: Any, tol: float = 1e-5, *, max_points: int | N
     if not (np.isfinite(tol) and tol > 0):
         raise InputError(f"ecm: tol must be a positive number, got {tol!r}")
     block, w = _prepare(integrands, weights)
+    init = np.zeros(0, np.int64)
+    if initial_points is not None:
+        init = np.unique(np.asarray(initial_points, dtype=np.int64).ravel())
+        if mode != "global":
+            raise InputError("ecm: initial_points needs mode='global'")
+        if init.size and (init[0] < 0 or init[-1] >= block.n_global):
+            raise InputError(f"ecm: initial_points must lie in [0, {block.n_global}), got "
+                             f"[{int(init[0])}, {int(init[-1])}]")
     L = block.local  # (n_local, n_functions): rows are points
     t0 = time.perf_counter()
     exact = block.sum(L.T @ w)
@@ -113,7 +127,7 @@ def ecm(integrands: Any, weights: Any, tol: float = 1e-5, *, max_points: int | N
     if norm_exact == 0.0 or s.size == 0 or s[0] == 0.0:
         pts, z, err, n_modes, it = np.zeros(0, np.int64), np.zeros(0), 0.0, 0, 0
     elif mode == "global" or block.comm is None:
-        pts, z, err, n_modes, it = _greedy(block, L, w, exact, Y, s, tol, volume, limit)
+        pts, z, err, n_modes, it = _greedy(block, L, w, exact, Y, s, tol, volume, limit, init)
     else:
         local = RowBlock(L, block.offset, block.n_global, None)
         exact_r = L.T @ w
@@ -201,9 +215,12 @@ def _n_modes(s: np.ndarray, tol: float, norm_exact: float, volume: float) -> int
 
 
 def _greedy(block: RowBlock, L: np.ndarray, w: np.ndarray, exact: np.ndarray, Y: np.ndarray,
-            s: np.ndarray, tol: float, volume: float, limit: int
+            s: np.ndarray, tol: float, volume: float, limit: int, init: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray, float, int, int]:
-    """NNOMP on the principal integrands of ``block``; collective when ``block`` is distributed."""
+    """NNOMP on the principal integrands of ``block``; collective when ``block`` is distributed.
+
+    ``init``: global points selected before the first greedy step (weights fitted first).
+    """
     norm_exact = float(np.linalg.norm(exact))
     n_null = int(np.count_nonzero(s > _NULL_RTOL * s[0]))
     k = min(_n_modes(s, tol, norm_exact, volume), n_null)
@@ -214,6 +231,13 @@ def _greedy(block: RowBlock, L: np.ndarray, w: np.ndarray, exact: np.ndarray, Y:
     err = 1.0
     it = 0
     Psi = pnorm = b = None
+    fit_init = init is not None and init.size > 0
+    if fit_init:
+        assert init is not None
+        sel = [int(g) for g in init]
+        cols_A = list(fetch_rows(block, [L], init)[0])
+        own = block.owns(init)
+        alive[init[own] - block.offset] = False
     while True:
         if Psi is None:  # (re)build the principal integrands with k modes
             Yk = np.ascontiguousarray(Y[:, :k])
@@ -222,6 +246,17 @@ def _greedy(block: RowBlock, L: np.ndarray, w: np.ndarray, exact: np.ndarray, Y:
             pnorm[pnorm == 0] = np.inf
             b = Yk.T @ exact
             cols_P = [Yk.T @ a for a in cols_A]
+            if fit_init:  # the initial points: fit their weights once, drop the zero ones
+                fit_init = False
+                P_E = np.column_stack(cols_P)
+                z, _ = nnls(P_E, b, maxiter=max(50, 10 * P_E.shape[1]))
+                keep = z > 0
+                sel = [g for g, kp in zip(sel, keep) if kp]
+                cols_A = [a for a, kp in zip(cols_A, keep) if kp]
+                cols_P = [p for p, kp in zip(cols_P, keep) if kp]
+                z = z[keep]
+                if z.size:
+                    err = float(np.linalg.norm(np.column_stack(cols_A) @ z - exact)) / norm_exact
             r = b - (np.column_stack(cols_P) @ z if cols_P else 0.0)
         if err <= tol or len(sel) >= limit:
             break
