@@ -59,6 +59,9 @@ def test_initial_points_distributed_equals_serial(comm):
     ps, zs = ecm(A, w, 1e-6, initial_points=p0)
     pd, zd = ecm(Snapshots.from_global(A.T, comm=comm), w, 1e-6, initial_points=p0)
     np.testing.assert_array_equal(pd, ps)
-    np.testing.assert_allclose(zd, zs, rtol=1e-8)
+    # 60 points for 80 near-dependent integrands: the weights are ill-conditioned (round-off
+    # of the distributed Gram moves them at 1e-7), the integrals they give are not
+    np.testing.assert_allclose(zd, zs, rtol=1e-5)
+    np.testing.assert_allclose(A[:, pd] @ zd, A[:, ps] @ zs, rtol=1e-10)
     both = comm.allgather(pd.tolist())
     assert all(b == both[0] for b in both)
