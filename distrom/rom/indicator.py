@@ -1,0 +1,308 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Online error indicator of a reduced model and its calibration (serial, MPI-free).
+
+The indicator
+-------------
+At every time step the online stage computes a dual quantity ``v`` (stress, plastic strain or
+cumulated plastic strain) with the constitutive law at the ``q`` reduced points. The
+model's dual basis of that quantity, restricted to the points, ``A`` (``q n_c x k``), gives the
+Gappy-POD reconstruction ``A c`` with ``c = A^+ v``. Because the reduced points are more than
+the DEIM points of that basis (the ECM points and the DEIM points of the other dual bases
+are there too), the reconstruction is an over-determined least-squares fit and its relative
+residual
+
+    eta(t) = || v - A A^+ v || / || v ||
+
+measures how far the state the ROM computes lies from what the training snapshots span. When
+the ROM leaves the training range (a hotter or higher load) the stresses it computes take
+shapes the dual basis has not seen and ``eta`` grows. The cost per step is ``O(q n_c k)``
+operations: the size of the HF mesh does not enter.
+
+The calibration
+---------------
+``eta`` is not an error; a calibration maps it to an estimate of the true error (relative
+displacement error per step, ``||u_rom(t) - u_hf(t)|| / ||u_hf(t)||``) with an upper band.
+We fit a straight line in log-log coordinates, ``log10 e = a + b log10 eta``, by least squares
+on training/validation pairs, and take the band from the residuals: the upper bound is
+``10^(a + b log10 eta + delta)`` where ``delta`` is the ``ceil((n + 1) beta) / n`` empirical
+quantile of the residuals (split-conformal rule: for exchangeable test pairs the bound holds
+with probability at least ``beta``). Why this and not a Gaussian process: the pairs are few
+(tens to hundreds), one-dimensional and their log-log scatter is close to linear; a GP adds a
+dependency (scikit-learn), hyper-parameters and an interval that assumes Gaussian residuals,
+while the quantile band is distribution free and two numbers long (docs/adaptive.md).
+
+This module imports only numpy, scipy, h5py and the MPI-free parts of distrom
+(:mod:`distrom.rom.model`, :mod:`distrom.rom.online`); it is part of the online stage.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from distrom.errors import FormatError, InputError
+
+__all__ = ["GappyIndicator", "Calibration", "fit_calibration", "spearman", "indicator_series",
+           "displacement_error", "calibration_pairs", "calibrate_model", "DEFAULT_QUANTITY"]
+
+#: the dual quantity used by default (always present: every model has a stress basis)
+DEFAULT_QUANTITY = "stress"
+
+#: floor of indicator and error values before taking logarithms
+_FLOOR = 1e-16
+
+
+class GappyIndicator:
+    """The relative Gappy-POD residual of one dual quantity at the reduced points.
+
+    Parameters
+    ----------
+    model : ReducedModel
+    quantity : str, optional
+        A dual quantity of the model; default the calibrated one, else ``"stress"``.
+
+    Notes
+    -----
+    The projector ``P = I - A A^+`` is formed once (``q n_c`` squared doubles would be wasteful
+    for large ``q``; we keep ``A`` and its pseudo-inverse, ``2 q n_c k`` doubles).
+    """
+
+    def __init__(self, model: Any, quantity: str | None = None) -> None:
+        cal = (model.indicator or {}) if getattr(model, "indicator", None) else {}
+        name = quantity or str(cal.get("quantity", DEFAULT_QUANTITY))
+        if name not in model.dual:
+            raise InputError(f"error indicator: the model has no dual basis '{name}' "
+                             f"(has {sorted(model.dual)})")
+        d = model.dual[name]
+        self.quantity = name
+        self.A = np.ascontiguousarray(d.at_points.reshape(-1, d.n_modes))   # (q n_c, k)
+        self.pinv = np.linalg.pinv(self.A) if d.n_modes else np.zeros((0, self.A.shape[0]))
+        self.n_components = d.n_components
+        self.calibration = Calibration.from_dict(cal) if cal and "slope" in cal else None
+
+    def __call__(self, values: np.ndarray) -> float:
+        """Indicator of one step: ``values`` at the points, shape (q, n_c) (or flat)."""
+        v = np.asarray(values, float).ravel()
+        nv = float(np.linalg.norm(v))
+        if nv == 0.0:
+            return 0.0  # nothing to reconstruct (e.g. no plastic strain yet): no evidence of error
+        c = self.pinv @ v
+        return float(np.linalg.norm(v - self.A @ c)) / nv
+
+    def series(self, values: np.ndarray) -> np.ndarray:
+        """Indicator of each step: ``values`` shape (n_t, q, n_c) -> (n_t,)."""
+        V = np.asarray(values, float).reshape(len(values), -1)
+        nv = np.linalg.norm(V, axis=1)
+        R = V - (V @ self.pinv.T) @ self.A.T
+        return np.where(nv > 0, np.linalg.norm(R, axis=1) / np.where(nv > 0, nv, 1.0), 0.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """``log10 e ~ intercept + slope log10 eta``, upper band ``+ band`` (decades).
+
+    Attributes
+    ----------
+    slope, intercept : float
+    band : float
+        Upper offset (log10) from the split-conformal quantile of the residuals.
+    level : float
+        Target coverage ``beta`` of the band.
+    quantity : str
+        Dual quantity of the indicator.
+    error_measure : str
+        What the estimate estimates.
+    n_pairs : int
+    spearman : float
+        Rank correlation of the fitting pairs.
+    """
+
+    slope: float
+    intercept: float
+    band: float
+    level: float = 0.95
+    quantity: str = DEFAULT_QUANTITY
+    error_measure: str = "displacement_relative_l2_per_step"
+    n_pairs: int = 0
+    spearman: float = float("nan")
+
+    def estimate(self, eta: Any) -> Any:
+        """Estimated error for indicator value(s) ``eta``."""
+        le = np.log10(np.maximum(np.asarray(eta, float), _FLOOR))
+        out = 10.0 ** (self.intercept + self.slope * le)
+        return float(out) if np.ndim(out) == 0 else out
+
+    def upper(self, eta: Any) -> Any:
+        """Upper bound of the error (the band) for indicator value(s) ``eta``."""
+        out = np.asarray(self.estimate(eta)) * 10.0 ** self.band
+        return float(out) if np.ndim(out) == 0 else out
+
+    def to_dict(self) -> dict:
+        return {"method": "loglog_linear_conformal", "slope": float(self.slope),
+                "intercept": float(self.intercept), "band": float(self.band), "level": float(self.level),
+                "quantity": self.quantity, "error_measure": self.error_measure, "n_pairs": int(self.n_pairs),
+                "spearman": None if not np.isfinite(self.spearman) else float(self.spearman)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Calibration":
+        try:
+            sp = d.get("spearman")
+            return cls(float(d["slope"]), float(d["intercept"]), float(d["band"]), float(d.get("level", 0.95)),
+                       str(d.get("quantity", DEFAULT_QUANTITY)),
+                       str(d.get("error_measure", "displacement_relative_l2_per_step")),
+                       int(d.get("n_pairs", 0)), float("nan") if sp is None else float(sp))
+        except (KeyError, TypeError, ValueError) as e:
+            raise FormatError(f"reduced model: the /indicator calibration is incomplete ({e})") from None
+
+
+def spearman(a: Any, b: Any) -> float:
+    """Spearman rank correlation (average ranks on ties)."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).correlation)
+
+
+def fit_calibration(eta: Any, error: Any, *, level: float = 0.95, quantity: str = DEFAULT_QUANTITY,
+                    error_measure: str = "displacement_relative_l2_per_step") -> Calibration:
+    """Fit the log-log line and its split-conformal upper band on pairs ``(eta_i, e_i)``.
+
+    Parameters
+    ----------
+    eta, error : array (n,)
+        Indicator values and true errors of the same steps (n >= 3).
+    level : float in (0, 1)
+        Target coverage of the upper band.
+
+    Raises
+    ------
+    InputError
+        Fewer than 3 pairs, non-finite values, ``level`` out of range.
+    """
+    x = np.asarray(eta, float).ravel()
+    y = np.asarray(error, float).ravel()
+    if x.shape != y.shape or x.size < 3:
+        raise InputError(f"indicator calibration needs >= 3 (indicator, error) pairs of the same length, "
+                         f"got {x.size} and {y.size}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise InputError("indicator calibration: indicator and error values must be finite")
+    if not 0 < level < 1:
+        raise InputError(f"indicator calibration: level must be in (0, 1), got {level!r}")
+    lx, ly = np.log10(np.maximum(x, _FLOOR)), np.log10(np.maximum(y, _FLOOR))
+    if np.ptp(lx) > 0:
+        slope, intercept = np.polyfit(lx, ly, 1)
+    else:  # one indicator value: a constant estimate
+        slope, intercept = 0.0, float(np.mean(ly))
+    res = ly - (intercept + slope * lx)
+    n = res.size
+    # split-conformal quantile: the ceil((n+1) beta)-th smallest residual (the largest if beyond n)
+    k = min(n, int(math.ceil((n + 1) * level)))
+    band = float(np.sort(res)[k - 1])
+    return Calibration(float(slope), float(intercept), max(band, 0.0), float(level), quantity, error_measure,
+                       int(n), spearman(x, y))
+
+
+def displacement_error(U_rom: np.ndarray, U_hf: np.ndarray) -> np.ndarray:
+    """Relative displacement error per step: ``||u_rom(t) - u_hf(t)|| / ||u_hf(t)||``, shape (n_t,)."""
+    A = np.asarray(U_rom, float).reshape(len(U_rom), -1)
+    B = np.asarray(U_hf, float).reshape(len(U_hf), -1)
+    if A.shape != B.shape:
+        raise InputError(f"displacement error: ROM fields of shape {A.shape} vs HF {B.shape}")
+    nb = np.linalg.norm(B, axis=1)
+    return np.linalg.norm(A - B, axis=1) / np.maximum(nb, 1e-300)
+
+
+def indicator_series(model: Any, result: Any, quantity: str | None = None) -> np.ndarray:
+    """Indicator of every step of an :class:`~distrom.rom.online.OnlineResult`, shape (n_t,)."""
+    ind = GappyIndicator(model, quantity)
+    if ind.quantity == "stress":
+        V = result.stress
+    elif ind.quantity in result.duals:
+        V = result.duals[ind.quantity]
+    else:
+        raise InputError(f"error indicator: the online result has no '{ind.quantity}' values")
+    return ind.series(V)
+
+
+def calibration_pairs(model: Any, case_path: Any, *, samples: Any = None, quantity: str | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indicator and true error for every step of the samples of an HF case (serial).
+
+    Runs the online solver on each sample's parameters and time grid and compares the
+    reconstructed displacement with the case's (``fields/U/values``, read with h5py).
+
+    Returns
+    -------
+    eta, error : arrays (n_steps,)
+    sample : array (n_steps,) int
+        The case sample of each pair.
+    """
+    import h5py
+
+    from distrom.rom.online import OnlineSolver
+
+    if model.full_modes is None:
+        raise InputError("indicator calibration needs the model's full-field displacement modes "
+                         "(build it with [offline] full_field = true)")
+    solver = OnlineSolver(model)
+    with h5py.File(case_path, "r") as f:
+        try:
+            U = f["fields/U/values"]
+            times = np.asarray(f["steps/time"][...])
+            step_sample = np.asarray(f["steps/sample"][...])
+            names = list(model.parameter_names)
+            P = {}
+            if names:
+                import json
+
+                case_names = list(json.loads(f["samples"].attrs["names"]))
+                vals = np.asarray(f["samples/values"][...], float)
+                P = {n: vals[:, case_names.index(n)] for n in names}
+        except (KeyError, ValueError) as e:
+            raise FormatError(f"case '{case_path}' lacks {e} (not a case written by distrom, or other "
+                              "parameters than the model's)") from None
+        sel = np.unique(step_sample) if samples is None else np.asarray(samples, int)
+        etas, errs, which = [], [], []
+        for s in sel:
+            steps = np.flatnonzero(step_sample == s)
+            if steps.size == 0:
+                continue
+            prm = {n: float(P[n][s]) for n in names}
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # validation samples may lie outside the range on purpose
+                r = solver.solve(prm, times[steps], full=True)
+            etas.append(indicator_series(model, r, quantity))
+            U_hf = np.asarray(U[steps[0]:steps[-1] + 1])[steps - steps[0]]
+            errs.append(displacement_error(r.displacement, U_hf))
+            which.append(np.full(steps.size, s))
+    if not etas:
+        raise InputError(f"case '{case_path}': no steps for the samples {list(sel)}")
+    return np.concatenate(etas), np.concatenate(errs), np.concatenate(which)
+
+
+def calibrate_model(model: Any, cases: Any, *, quantity: str | None = None, level: float = 0.95
+                    ) -> Calibration:
+    """Fit the calibration on the steps of one or more HF cases and store it in ``model.indicator``.
+
+    ``cases``: a path or a list of paths (training and validation cases). Serial.
+    """
+    paths = [cases] if not isinstance(cases, (list, tuple)) else list(cases)
+    q = quantity or DEFAULT_QUANTITY
+    etas, errs = [], []
+    for p in paths:
+        e, r, _ = calibration_pairs(model, p, quantity=q)
+        etas.append(e)
+        errs.append(r)
+    eta, err = np.concatenate(etas), np.concatenate(errs)
+    cal = fit_calibration(eta, err, level=level, quantity=q)
+    d = cal.to_dict()
+    d["pairs_indicator"] = eta
+    d["pairs_error"] = err
+    model.indicator = d
+    return cal
