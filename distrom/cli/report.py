@@ -21,6 +21,11 @@ def run(args: argparse.Namespace) -> int:
     from distrom.rom.report import write_report
 
     src = Path(args.source)
+    from distrom.rom.adaptive_report import is_adaptive_output, write_adaptive_report
+
+    if is_adaptive_output(src):  # a 'distrom adaptive' output directory (issue 9)
+        print(f"report: {write_adaptive_report(src, Path(args.output) if args.output else src / 'report')}")
+        return 0
     if src.is_dir() and not (src / "validation.json").exists():
         raise InputError(f"'{src}' is a directory without validation.json: not a study output (run 'distrom run' first)")
     out = Path(args.output) if args.output else (src / "report" if src.is_dir() else src.with_suffix("") .with_name(src.stem + "-report"))
