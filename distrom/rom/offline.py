@@ -59,6 +59,10 @@ class OfflineOptions:
         as in :func:`distrom.reduction.pod.pod`, and/or a maximum number of modes).
     dual_tol, dual_rank : the same for every dual quantity.
     ecm_tol : relative integration error of the reduced internal forces on the training set.
+    ecm_modes : at most this many (scaled) stress modes in the ECM integrands
+        ``(B phi_i) . s_l psi_l`` (default: all the stress modes kept by ``dual_tol``). The
+        greedy's cost grows quickly with the number of points, which follows the number of
+        integrands; the discarded stress modes carry the energy ``s_l^2`` only.
     duals : dual quantities to reduce (any of ``stress``, ``plastic_strain``,
         ``cumulated_plastic_strain``; those absent from the case are skipped).
     full_field : store the full-field modes (reconstruction of displacement and dual fields).
@@ -70,6 +74,7 @@ class OfflineOptions:
     dual_tol: float | None = 1e-6
     dual_rank: int | None = None
     ecm_tol: float = 1e-6
+    ecm_modes: int | None = None
     duals: tuple[str, ...] = ("stress", "plastic_strain", "cumulated_plastic_strain")
     full_field: bool = True
     newton_rtol: float = 1e-10
@@ -92,7 +97,7 @@ def parse_offline_options(table: dict | None, where: str) -> OfflineOptions:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1):
                 raise InputError(f"{where}: offline.{k}: expected a number in [0, 1), got {v!r}")
             v = float(v)
-        elif k in ("primal_rank", "dual_rank", "newton_max_iter"):
+        elif k in ("primal_rank", "dual_rank", "newton_max_iter", "ecm_modes"):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"{where}: offline.{k}: expected an integer >= 1, got {v!r}")
         elif k == "duals":
@@ -337,10 +342,10 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
         # ---- ECM integrands at this rank's integration points ------------------------------------
         t0 = time.perf_counter()
         sb, s_sig, _ = duals_raw["stress"]
-        k_s = sb.n_modes
+        k_s = sb.n_modes if opts.ecm_modes is None else min(sb.n_modes, opts.ecm_modes)
         lo, hi = case.layout("sig").range
         ip_local = np.arange(lo, hi)
-        psi = sb.modes.local.reshape(hi - lo, 6, k_s) * (s_sig[:k_s] / s_sig[0])  # scaled stress modes
+        psi = sb.modes.local[:, :k_s].reshape(hi - lo, 6, k_s) * (s_sig[:k_s] / s_sig[0])  # scaled stress modes
         A = np.empty((hi - lo, r * k_s))
         wts = np.empty(hi - lo)
         cells, qloc = geo.cell_of_ip(ip_local)
@@ -433,7 +438,7 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
             "case": str(Path(case_path).resolve()), "config": source_config or str(problem.source),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "primal_tol": opts.primal_tol, "primal_rank": opts.primal_rank, "dual_tol": opts.dual_tol,
-            "dual_rank": opts.dual_rank, "ecm_tol": opts.ecm_tol, "ecm_error": float(info["error"]),
+            "dual_rank": opts.dual_rank, "ecm_tol": opts.ecm_tol, "ecm_modes": k_s, "ecm_error": float(info["error"]),
             "n_snapshots": int(case.n_steps), "n_dofs": int(n_dofs), "n_integration_points": int(n_ip),
             "n_ecm_points": int(len(pts)), "hf_solver": str(case.attrs.get("solver", "")),
             "t0": float(getattr(problem, "t0", 0.0)),
