@@ -1,0 +1,168 @@
+"""Error indicator (relative Gappy-POD residual) and its calibration: synthetic and tiny ROM, no MPI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from distrom.errors import FormatError, InputError
+from distrom.rom.indicator import (Calibration, GappyIndicator, calibrate_model, calibration_pairs,
+                                   displacement_error, fit_calibration, indicator_series, spearman)
+from distrom.rom.model import DualBasis
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_model(q=9, k=4, seed=0, calibration=None):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((q, 6, k))
+    return SimpleNamespace(dual={"stress": DualBasis("stress", A, np.ones(k))}, indicator=calibration)
+
+
+def test_indicator_is_the_relative_least_squares_residual():
+    m = fake_model()
+    A = m.dual["stress"].at_points.reshape(-1, 4)
+    ind = GappyIndicator(m)
+    rng = np.random.default_rng(1)
+    v_in = A @ rng.standard_normal(4)
+    assert ind(v_in.reshape(9, 6)) < 1e-13            # in the span: nothing left
+    assert ind(np.zeros((9, 6))) == 0.0
+    V = rng.standard_normal((7, 54))
+    # reference: NumPy least squares, residual norm over value norm
+    ref = [np.linalg.norm(v - A @ np.linalg.lstsq(A, v, rcond=None)[0]) / np.linalg.norm(v) for v in V]
+    np.testing.assert_allclose([ind(v) for v in V], ref, rtol=1e-12)
+    np.testing.assert_allclose(ind.series(V.reshape(7, 9, 6)), ref, rtol=1e-12)
+    # scale-free
+    assert ind(1e6 * V[0]) == pytest.approx(ind(V[0]), rel=1e-12)
+    with pytest.raises(InputError, match="no dual basis 'plastic_strain'"):
+        GappyIndicator(m, "plastic_strain")
+
+
+def test_fit_recovers_a_loglog_law_and_the_band_covers():
+    rng = np.random.default_rng(3)
+    eta = 10 ** rng.uniform(-6, -2, 300)
+    noise = 0.2 * rng.standard_normal(300)
+    err = 10 ** (0.5 + 0.8 * np.log10(eta) + noise)
+    cal = fit_calibration(eta, err, level=0.9)
+    assert cal.slope == pytest.approx(0.8, abs=0.05) and cal.intercept == pytest.approx(0.5, abs=0.2)
+    assert cal.spearman > 0.9 and cal.n_pairs == 300
+    # split-conformal band: about the 90 % quantile of N(0, 0.2) in decades
+    assert cal.band == pytest.approx(1.2816 * 0.2, abs=0.06)
+    eta2 = 10 ** rng.uniform(-6, -2, 4000)
+    err2 = 10 ** (0.5 + 0.8 * np.log10(eta2) + 0.2 * rng.standard_normal(4000))
+    cover = np.mean(cal.upper(eta2) >= err2)
+    assert 0.87 <= cover <= 0.95
+    assert np.all(cal.upper(eta2) >= cal.estimate(eta2))
+    assert isinstance(cal.estimate(1e-3), float)
+
+
+def test_fit_errors_and_dict_roundtrip():
+    with pytest.raises(InputError, match=">= 3"):
+        fit_calibration([1e-3, 1e-4], [1e-2, 1e-3])
+    with pytest.raises(InputError, match="finite"):
+        fit_calibration([1e-3, np.nan, 1e-4], [1e-2, 1e-3, 1e-4])
+    with pytest.raises(InputError, match="level"):
+        fit_calibration([1e-3, 1e-5, 1e-4], [1e-2, 1e-3, 1e-4], level=1.5)
+    cal = fit_calibration([1e-3, 1e-5, 1e-4, 1e-6], [1e-2, 1e-4, 1e-3, 2e-5])
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert back == cal
+    with pytest.raises(FormatError, match="calibration is incomplete"):
+        Calibration.from_dict({"slope": 1.0})
+    assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    np.testing.assert_allclose(displacement_error(np.ones((2, 3, 3)), 2 * np.ones((2, 3, 3))), [0.5, 0.5])
+
+
+# ---- on the tiny ROM ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from mpi4py import MPI
+
+    from _rom_tiny import build
+
+    return build(tmp_path_factory.mktemp("ind_tiny"), MPI.COMM_SELF)
+
+
+@pytest.fixture(scope="module")
+def outside(tiny):
+    """An HF case of two loadings, one inside and one far outside the training box."""
+    from mpi4py import MPI
+
+    from _rom_tiny import problem
+    from distrom.mechanics.solver import solve
+
+    path = tiny[0].parent / "outside.h5"
+    solve(problem(), path, MPI.COMM_SELF, samples=np.array([[127.0, 130.0], [300.0, 400.0]]), overwrite=True)
+    return path
+
+
+def test_indicator_series_of_an_online_result(tiny):
+    from distrom.rom.model import ReducedModel
+    from distrom.rom.online import OnlineSolver
+
+    m = ReducedModel.load(tiny[1])
+    r = OnlineSolver(m).solve({"p": 120.0, "dT": 100.0})
+    eta = indicator_series(m, r)
+    A = m.dual["stress"].at_points.reshape(-1, m.dual["stress"].n_modes)
+    ref = [np.linalg.norm(v - A @ np.linalg.lstsq(A, v, rcond=None)[0]) / np.linalg.norm(v)
+           for v in r.stress.reshape(len(r.times), -1)]
+    np.testing.assert_allclose(eta, ref, rtol=1e-9)
+    # more points than stress modes, so the residual is a real test (not zero by construction)
+    assert m.n_points * 6 > m.dual["stress"].n_modes and np.all(eta > 0)
+    eta_p = indicator_series(m, r, "cumulated_plastic_strain")
+    assert eta_p.shape == eta.shape
+
+
+def test_indicator_grows_outside_the_training_range_and_calibrates(tiny, outside, tmp_path):
+    from distrom.rom.model import ReducedModel
+
+    m = ReducedModel.load(tiny[1])
+    eta, err, smp = calibration_pairs(m, outside)
+    assert eta.shape == err.shape == smp.shape == (10,)
+    # far outside (twice the load), both the error and the indicator are larger on average (the
+    # tiny ROM extrapolates well: errors stay ~1e-4, the quickstart benchmark measures more)
+    assert err[smp == 1].mean() > err[smp == 0].mean()
+    assert eta[smp == 1].mean() > 2 * eta[smp == 0].mean()
+    assert spearman(eta, err) > 0.5
+    cal = calibrate_model(m, [tiny[0], outside])
+    assert cal.n_pairs == 30 and cal.slope > 0
+    m.save(tmp_path / "cal.h5")
+    back = ReducedModel.load(tmp_path / "cal.h5")
+    assert Calibration.from_dict(back.indicator) == cal
+    np.testing.assert_array_equal(back.indicator["pairs_error"], m.indicator["pairs_error"])
+    ind = GappyIndicator(back)
+    assert ind.calibration == cal and ind.quantity == "stress"
+    # on its own fitting pairs the band covers at least the conformal share
+    assert np.mean(cal.upper(back.indicator["pairs_indicator"]) >= back.indicator["pairs_error"]) >= 0.9
+
+
+def test_indicator_runs_where_mpi_cannot_be_imported(tiny, tmp_path):
+    from conftest import clean_subprocess_env
+
+    from distrom.rom.model import ReducedModel
+    from distrom.rom.online import OnlineSolver
+
+    out = tmp_path / "child.json"
+    code = textwrap.dedent(f"""
+        import sys, json
+        sys.modules.update(dict.fromkeys(["mpi4py", "petsc4py", "slepc4py"]))
+        from distrom.rom.model import ReducedModel
+        from distrom.rom.online import OnlineSolver
+        from distrom.rom.indicator import indicator_series
+        m = ReducedModel.load({str(tiny[1])!r})
+        eta = indicator_series(m, OnlineSolver(m).solve({{"p": 133.0, "dT": 50.0}}))
+        bad = sorted(k for k in sys.modules if k.split(".")[0] in ("mpi4py", "petsc4py", "slepc4py")
+                     and sys.modules[k] is not None)
+        json.dump({{"eta": eta.tolist(), "bad": bad}}, open({str(out)!r}, "w"))
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, env=clean_subprocess_env(), cwd=ROOT, timeout=120)
+    got = json.loads(out.read_text())
+    assert got["bad"] == []
+    m = ReducedModel.load(tiny[1])
+    ref = indicator_series(m, OnlineSolver(m).solve({"p": 133.0, "dT": 50.0}))
+    np.testing.assert_allclose(got["eta"], ref, rtol=1e-10)
