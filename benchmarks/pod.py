@@ -282,13 +282,15 @@ def _fmt_load(load: dict[str, float]) -> str:
 
 def report(res: dict[str, Any]) -> str:
     peak1, peak2 = res["peak"]["1"], res["peak"]["2"]
+    end = res.get("peak_end") or {}
     out = [f"Run of {res['machine']['date']} on {res['machine']['cpu']} ({res['machine']['n_cpus']} CPUs), "
            f"numpy {res['machine']['numpy']}, BLAS "
            + ", ".join(f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}"
                        for b in res["machine"]["blas"]) + f", pyMOR {res.get('pymor') or 'not installed'}. "
            f"Shared machine: the load during each measurement is given (\"others\" = CPU share used "
            f"by other processes). Medians of {res['repeats']} interleaved repetitions after a warm-up.",
-           "", f"**DGEMM peak** (n = 3072): {peak1:.1f} GFLOP/s with 1 thread, {peak2:.1f} with 2 threads.", ""]
+           "", f"**DGEMM peak** (n = 3072): {peak1:.1f} GFLOP/s with 1 thread, {peak2:.1f} with 2 threads at "
+           f"the start of the run" + (f"; {end['1']:.1f} / {end['2']:.1f} at the end." if end else "."), ""]
     rows = []
     for key, g in res["gram"].items():
         N, m = (int(v) for v in key.split("x"))
@@ -369,10 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="alternations of P = 1 / P = 2 launches")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the doc section from benchmarks/results/pod.json without measuring")
     args = ap.parse_args(argv)
     if args.worker:
         N, m = _sizes(args.worker)[0]
         worker(N, m, args.repeats)
+        return 0
+    if args.report_only:
+        from benchmarks.common import RESULTS
+
+        text = report(json.loads((RESULTS / "pod.json").read_text()))
+        print(text)
+        if not args.no_doc:
+            update_doc_section("pod", "## POD (`python -m benchmarks pod`)\n\n" + text)
         return 0
     res: dict[str, Any] = {"machine": machine_info(), "repeats": args.repeats, "pymor": None,
                            "peak": {}, "gram": {}, "pod": {}, "svd_variants": {}, "scaling": {}}
@@ -388,9 +400,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{key} gram {res['gram'][key]['t']}")
         res["pod"][key] = pod_section(S, s, args.repeats, with_pymor, N * m <= args.numpy_svd_max)
         log(f"{key} pod {res['pod'][key]['t']}")
+        write_json("pod", res)  # partial results survive an interrupted run
         if key in args.svd_variants.split(","):
             res["svd_variants"][key] = svd_variants_section(S, s, min(args.repeats, 3), not args.no_slepc)
             log(f"{key} svd variants {res['svd_variants'][key]['t']}")
+            write_json("pod", res)
         del S
     res["peak_end"] = {"1": dgemm_gflops(threads=1), "2": dgemm_gflops(threads=2)}
     for N, m in _sizes(args.scaling):
@@ -399,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         res["scaling"][key] = {"t": {str(k): v for k, v in sc["t"].items()}, "efficiency": sc["efficiency"],
                                "times": {str(k): v for k, v in sc["times"].items()}}
         log(f"{key} scaling {sc['efficiency']}")
+        write_json("pod", res)
     path = write_json("pod", res)
     text = report(res)
     print(text)
