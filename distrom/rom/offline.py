@@ -63,8 +63,13 @@ class OfflineOptions:
         ``(B phi_i) . s_l psi_l`` (default: all the stress modes kept by ``dual_tol``). The
         greedy's cost grows quickly with the number of points, which follows the number of
         integrands; the discarded stress modes carry the energy ``s_l^2`` only.
+    ecm_max_points : stop the ECM greedy after this many points (benchmarks: the same ROM size
+        on different meshes).
     duals : dual quantities to reduce (any of ``stress``, ``plastic_strain``,
         ``cumulated_plastic_strain``; those absent from the case are skipped).
+    pod_method : ``"svd"`` (default: accurate to round-off for every kept mode, hence the same
+        model for any number of ranks), ``"snapshots"`` (faster for many snapshots) or
+        ``"randomized"`` (with a rank).
     full_field : store the full-field modes (reconstruction of displacement and dual fields).
     newton_rtol, newton_max_iter : online Newton defaults stored in the model.
     """
@@ -75,6 +80,8 @@ class OfflineOptions:
     dual_rank: int | None = None
     ecm_tol: float = 1e-6
     ecm_modes: int | None = None
+    ecm_max_points: int | None = None
+    pod_method: str = "svd"
     duals: tuple[str, ...] = ("stress", "plastic_strain", "cumulated_plastic_strain")
     full_field: bool = True
     newton_rtol: float = 1e-10
@@ -97,13 +104,16 @@ def parse_offline_options(table: dict | None, where: str) -> OfflineOptions:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1):
                 raise InputError(f"{where}: offline.{k}: expected a number in [0, 1), got {v!r}")
             v = float(v)
-        elif k in ("primal_rank", "dual_rank", "newton_max_iter", "ecm_modes"):
+        elif k in ("primal_rank", "dual_rank", "newton_max_iter", "ecm_modes", "ecm_max_points"):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"{where}: offline.{k}: expected an integer >= 1, got {v!r}")
         elif k == "duals":
             if not isinstance(v, list) or any(x not in DUAL_FIELDS for x in v):
                 raise InputError(f"{where}: offline.duals: expected a list among {sorted(DUAL_FIELDS)}, got {v!r}")
             v = tuple(v)
+        elif k == "pod_method":
+            if v not in ("svd", "snapshots", "randomized"):
+                raise InputError(f"{where}: offline.pod_method: expected 'svd', 'snapshots' or 'randomized', got {v!r}")
         elif k == "full_field":
             if not isinstance(v, bool):
                 raise InputError(f"{where}: offline.full_field: expected true or false, got {v!r}")
@@ -234,16 +244,24 @@ def _fix_signs(M: np.ndarray) -> np.ndarray:
     return M * s
 
 
-def _pod(pod: Any, S: Any, tol: float | None, rank: int | None) -> Any:
-    """POD that switches to the SVD route when the tolerance asks for modes below the accuracy
-    limit of the method of snapshots (tight tolerances on small training sets)."""
+def _pod(pod: Any, S: Any, tol: float | None, rank: int | None, method: str = "svd") -> Any:
+    """POD of the snapshots; the SVD route by default.
+
+    The method of snapshots squares the condition number: a mode with ``sigma_k / sigma_1 =
+    1e-5`` comes out with a relative error near ``1e-16 / 1e-10 = 1e-6``, which then differs
+    between rank counts. The (CholeskyQR3) SVD route is accurate to round-off for every mode,
+    so a model built on 2 ranks equals one built on 3 to round-off. With ``method =
+    "snapshots"`` the POD switches to the SVD when modes fall below its accuracy limit.
+    """
     import warnings
 
     from distrom.reduction.pod import PODAccuracyWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PODAccuracyWarning)
-        return pod(S, tol=tol, rank=rank, guard="switch")
+        if method == "snapshots":
+            return pod(S, tol=tol, rank=rank, guard="switch")
+        return pod(S, tol=tol, rank=rank, method=method)
 
 
 def _nonzero_columns(S: Any) -> np.ndarray:
@@ -313,7 +331,7 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
         if keep.size == 0:
             raise InputError(f"case '{case_path}': every displacement snapshot is zero; nothing to reduce")
         SU = SU.columns(keep) if keep.size < SU.n_cols else SU
-        basis = _pod(pod, SU, opts.primal_tol, opts.primal_rank)
+        basis = _pod(pod, SU, opts.primal_tol, opts.primal_rank, opts.pod_method)
         r = basis.n_modes
         Phi = _fix_signs(basis.modes.gather())          # (n_dofs, r), on every rank
         timings["pod_primal"] = time.perf_counter() - t0
@@ -332,7 +350,7 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
             if keep.size == 0:
                 continue  # e.g. no plasticity in the training set
             S = S.columns(keep) if keep.size < S.n_cols else S
-            b = _pod(pod, S, opts.dual_tol, opts.dual_rank)
+            b = _pod(pod, S, opts.dual_tol, opts.dual_rank, opts.pod_method)
             duals_raw[name] = (b, np.asarray(b.singular_values), case.fields[fname].n_components)
             log.info("offline: dual POD '%s' %d modes", name, b.n_modes)
         if "stress" not in duals_raw:
@@ -368,11 +386,12 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
         import warnings
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            pts, zw, info = ecm(integrands, weights, tol=opts.ecm_tol, return_info=True)
+            pts, zw, info = ecm(integrands, weights, tol=opts.ecm_tol, max_points=opts.ecm_max_points,
+                                return_info=True)
         for w in caught:  # one log line on rank 0 instead of a warning per rank
             if comm.rank == 0:
                 log.warning("%s", w.message)
-        if info["error"] > 100 * opts.ecm_tol and n_ip <= _ALL_POINTS_FALLBACK:
+        if info["error"] > 100 * opts.ecm_tol and n_ip <= _ALL_POINTS_FALLBACK and opts.ecm_max_points is None:
             # The greedy can stall on a coarse mesh with as many integrands as points (the only
             # exact cubature is then the full rule): keep every point, exact, and say so.
             if comm.rank == 0:
