@@ -241,17 +241,20 @@ class _Run:
             pc.setFactorSolverType("mumps" if mumps else "superlu_dist")
             self.linear_name = f"{pc.getType().upper()} ({pc.getFactorSolverType()})"
         else:
-            ksp.setType("cg")
+            sym = self.material.name in _SYMMETRIC_LAWS
+            ksp.setType("cg" if sym else "gmres")
+            if not sym:
+                ksp.setGMRESRestart(100)
             if self.linear == "hypre":
                 pc.setType("hypre")
                 pc.setHYPREType("boomeramg")
-                self.linear_name = "CG + hypre BoomerAMG"
+                self.linear_name = f"{ksp.getType().upper()} + hypre BoomerAMG"
             else:
                 pc.setType("gamg")
                 coords = self.asm.coordinates_vec()
                 ns = PETSc.NullSpace().createRigidBody(coords)
                 self.asm.J.setNearNullSpace(ns)
-                self.linear_name = "CG + GAMG (rigid-body near-nullspace)"
+                self.linear_name = f"{ksp.getType().upper()} + GAMG (rigid-body near-nullspace)"
             ksp.setTolerances(rtol=o.ksp_rtol, max_it=2000)
         opts = PETSc.Options()
         # petsc4py 3.18 has no SNES.getLineSearch: the line search goes through the options
