@@ -6,7 +6,8 @@
 * assembly: tangent matrix (kernels + bincount + PETSc CSR insertion + assembly) and residual
   (strains + internal forces + vector assembly) per second, in elements/s, serial, for hex8,
   hex20 and tet10 boxes with an elastic tangent (the material update is not timed);
-* quickstart: ``examples/quickstart/study.toml`` (whole study) at P = 1 and 2;
+* quickstart: ``examples/quickstart/block.toml`` (the HF problem of ``make demo``) and
+  ``examples/quickstart/holed_plate.toml`` (12k dofs), whole studies, at P = 1 and 2;
 * blade: ``examples/blade/study.toml``, one sample, the first ``--blade-steps`` steps, P = 1, 2.
 
 Solves run as ``mpirun -n P python benchmarks/mechanics.py --solve ...`` subprocesses,
@@ -130,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     asm_rows = _assembly_rates(args.repeats)
     cases = []
     if not args.skip_quickstart:
-        cases.append(("quickstart (whole study)", "examples/quickstart/study.toml", None, None))
+        cases.append(("quickstart block.toml (make demo HF, whole study)", "examples/quickstart/block.toml",
+                      None, None))
+        cases.append(("holed plate (whole study)", "examples/quickstart/holed_plate.toml", None, None))
     if not args.skip_blade:
         cases.append((f"blade (1 sample, {args.blade_steps} step(s))", "examples/blade/study.toml",
                       args.blade_steps, 1))
