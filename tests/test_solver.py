@@ -288,3 +288,43 @@ def test_same_results_at_any_rank_count(comm, shared_tmp):
         assert np.abs(read(shared_tmp / "ser.h5", "p", 3)).max() > 1e-5  # viscoplastic flow happened
     ok, msg = comm.bcast((ok, msg), root=0)
     assert ok, msg
+
+
+# ---- other mesh sources ---------------------------------------------------------------------
+def test_mesh_from_meshio_file_and_gmsh_optional(tmp_path):
+    import importlib.util
+
+    from distrom.mesh.box import box_mesh
+
+    meshio = pytest.importorskip("meshio")
+    m = box_mesh(2, 2, 2, lengths=(2.0, 1.0, 1.0), element="hex8")
+    meshio.write(tmp_path / "b.vtu", meshio.Mesh(m.nodes, [("hexahedron", m.cells[0].connectivity)]))
+    c = cfg(mesh={"type": "file", "path": str(tmp_path / "b.vtu")}, pressure=[{"faces": "x1", "value": -100.0}])
+    run(c, tmp_path / "f.h5")
+    U = read(tmp_path / "f.h5", "U")
+    assert abs(U[:, 0].max() - 2.0 * 100.0 / E) < 1e-12   # uniaxial: u = L s / E
+    g = cfg(mesh={"type": "gmsh", "geometry": "holed_plate", "size": 0.3, "element": "tet4"})
+    if importlib.util.find_spec("gmsh") is None:
+        with pytest.raises(InputError, match="optional 'gmsh' package"):
+            run(g, tmp_path / "g.h5")
+    else:  # pragma: no cover - only where gmsh is installed
+        run(g, tmp_path / "g.h5")
+        assert read(tmp_path / "g.h5", "U").shape[1] == 3
+
+
+def test_part_meshes_volume_and_sets():
+    from distrom.mechanics.parts import blade, holed_plate
+
+    from test_assembly import _block_kernels
+
+    for elem in ("hex8", "hex20"):
+        m = holed_plate((6, 8, 2), element=elem, width=10.0, height=8.0, radius=2.0, thickness=1.0)
+        _, _, wdet = _block_kernels(m)
+        assert abs(wdet.sum() - (80.0 - np.pi)) < (2e-3 if elem == "hex8" else 2e-5) * 80.0
+        assert np.allclose(m.nodes[m.node_sets["right"], 0], 10.0)
+        assert np.allclose(m.nodes[m.node_sets["top"], 1], 8.0)
+        assert np.allclose(np.hypot(*m.nodes[m.node_sets["hole"], :2].T), 2.0)
+        assert len(m.face_sets["right"]) + len(m.face_sets["top"]) == len(m.face_sets["x1"])
+        b = blade((6, 4, 2), element=elem)
+        _, _, wdet = _block_kernels(b)
+        assert wdet.min() > 0 and np.allclose(b.nodes[b.node_sets["root"], 0], 100.0)

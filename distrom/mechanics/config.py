@@ -75,6 +75,9 @@ __all__ = ["Problem", "SolverOptions", "load_config", "parse_config", "build_mes
 _COMP = {"x": 0, "y": 1, "z": 2}
 _TOP_KEYS = {"mesh", "material", "dirichlet", "pressure", "centrifugal", "temperature", "histories",
              "time", "parameters", "solver", "petsc", "output", "title"}
+# tables read by the other stages of a study (distrom run / offline / online ...): a study file
+# that also holds the HF problem can be handed to `distrom hf` as it is
+_OTHER_STAGES = {"study", "offline", "online", "adaptive", "report", "indicator"}
 
 
 @dataclass
@@ -211,7 +214,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: str | os.PathLi
     """Validate a config already parsed from TOML (a dict) into a :class:`Problem`."""
     w = source
     base = Path(base_dir) if base_dir is not None else Path(".")
-    _check_keys(data, _TOP_KEYS, w)
+    _check_keys(data, _TOP_KEYS | _OTHER_STAGES, w)
 
     # ---- parameters ----------------------------------------------------------------------
     names: list[str] = []
@@ -451,21 +454,19 @@ def build_mesh(spec: dict, comm: Any = None, where: str = "mesh") -> Any:
                 return case.mesh
         return on_rank0(read, comm)
     if t == "file":
-        from distrom.io.converters import meshio as mio  # type: ignore[attr-defined]
-
-        return on_rank0(lambda: _read_meshio(spec["path"], mio), comm)
+        return on_rank0(lambda: _read_meshio(spec["path"]), comm)
     if t == "gmsh":
         return on_rank0(lambda: gmsh_mesh(spec), comm)
     raise InputError(f"{where}.type: unknown mesh type {t!r}")
 
 
-def _read_meshio(path: str, mio: Any) -> Any:
-    for name in ("read_mesh", "mesh_from_file", "read"):
-        f = getattr(mio, name, None)
-        if f is not None:
-            out = f(path)
-            return getattr(out, "mesh", out)
-    raise InputError(f"mesh file '{path}': the meshio converter offers no mesh reader")
+def _read_meshio(path: str) -> Any:
+    """A mesh file through meshio (the converter's reader), plus bounding-box sets x0 .. z1."""
+    from distrom.io.converters.meshio_ import read_meshio
+
+    mesh = read_meshio(path).mesh
+    _add_box_sets(mesh)  # keeps the file's own sets; adds x0 .. z1 where missing
+    return mesh
 
 
 def gmsh_mesh(spec: dict) -> Any:

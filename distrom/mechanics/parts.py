@@ -35,14 +35,17 @@ def holed_plate(n: tuple[int, int, int] = (16, 24, 2), element: str = "hex8", wi
 
     if not 0 < radius < min(width, height):
         raise InputError(f"holed_plate: radius must be in (0, min(width, height)), got {radius}")
+    if n[1] % 2:
+        raise InputError(f"holed_plate: the angular division n[1] must be even (a grid line ends at the "
+                         f"outer corner), got {n[1]}")
     mesh = box_mesh(*n, lengths=(1.0, 1.0, thickness), element=element)
     u, v, z = mesh.nodes[:, 0], mesh.nodes[:, 1], mesh.nodes[:, 2]
     u = u ** grading
-    theta = 0.5 * np.pi * v
-    inner = radius * np.column_stack([np.cos(theta), np.sin(theta)])
     # the outer boundary point is where the ray at angle theta leaves the rectangle; the
-    # diagonal to the corner splits the angular range so the map is piecewise smooth
+    # diagonal to the corner splits the angular range (v = 1/2) so the map is smooth on each half
     corner = np.arctan2(height, width)
+    theta = np.where(v <= 0.5, 2.0 * v * corner, corner + (2.0 * v - 1.0) * (0.5 * np.pi - corner))
+    inner = radius * np.column_stack([np.cos(theta), np.sin(theta)])
     c, s = np.cos(theta), np.sin(theta)
     with np.errstate(divide="ignore"):
         to_right = np.where(theta <= corner, width / np.where(c > 0, c, 1.0), np.inf)
