@@ -271,7 +271,7 @@ def test_same_results_at_any_rank_count(comm, shared_tmp):
             temperature={"value": "20 + 300 * x / 4", "initial": 20.0,
                          "history": {"times": [0.0, 1.0, 2.0], "values": [0.0, 1.0, 0.0], "cyclic": True}},
             parameters={"s": [80.0, 120.0]}, time={"times": [0.5, 1.0]})
-    c["mesh"] = {"type": "box", "n": [6, 3, 2], "lengths": [4.0, 1.0, 1.0], "element": "hex8"}
+    c["mesh"] = {"type": "box", "n": [5, 2, 2], "lengths": [4.0, 1.0, 1.0], "element": "hex8"}
     res = run(c, shared_tmp / "par.h5", comm)
     assert res.n_steps == 4 and res.complete
     ok, msg = True, ""
@@ -328,3 +328,17 @@ def test_part_meshes_volume_and_sets():
         b = blade((6, 4, 2), element=elem)
         _, _, wdet = _block_kernels(b)
         assert wdet.min() > 0 and np.allclose(b.nodes[b.node_sets["root"], 0], 100.0)
+
+
+@pytest.mark.mpi
+def test_errors_raise_on_every_rank_and_failures_keep_steps_in_parallel(comm, shared_tmp):
+    with pytest.raises(InputError, match="node set 'left'"):
+        run(cfg(dirichlet=[{"set": "left", "components": "x"}]), shared_tmp / "e.h5", comm)
+    c = cfg(pressure=[{"faces": "x1", "value": -100.0,
+                       "history": {"times": [0.0, 2.0, 10.0], "values": [0.0, 1.0, float("nan")]}}],
+            time={"times": [1.0, 2.0, 3.0]}, solver={"max_cuts": 1})
+    c["mesh"]["n"] = [3, 2, 2]
+    with pytest.raises(ConvergenceError, match=r"output step 2 \(t = 3\)"):
+        run(c, shared_tmp / "f.h5", comm)
+    with open_case(shared_tmp / "f.h5", comm) as case:
+        assert case.n_steps == 2 and not case.complete
