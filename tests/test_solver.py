@@ -342,3 +342,22 @@ def test_errors_raise_on_every_rank_and_failures_keep_steps_in_parallel(comm, sh
         run(c, shared_tmp / "f.h5", comm)
     with open_case(shared_tmp / "f.h5", comm) as case:
         assert case.n_steps == 2 and not case.complete
+
+
+def test_laws_treated_as_symmetric_have_symmetric_tangents():
+    """The solver uses Cholesky / CG for these laws: their consistent tangents must be symmetric."""
+    from distrom.mechanics.materials import make_material
+    from distrom.mechanics.solver import _SYMMETRIC_LAWS
+
+    specs = {"elastic": {"law": "elastic", "E": E, "nu": NU},
+             "norton": dict(NORTON),
+             "chaboche": {"law": "chaboche", "E": E, "nu": NU, "R0": 100.0, "C": [50e3, 5e3],
+                          "gamma": [300.0, 20.0], "K": 200.0, "n": 5.0, "Q": 50.0, "b": 5.0}}
+    rng = np.random.default_rng(3)
+    for law in _SYMMETRIC_LAWS:
+        m = make_material(specs[law])
+        eps = rng.standard_normal((40, 6)) * 3e-3
+        _, D, st = m.integrate(np.zeros((40, 6)), eps, m.initial_state(40), 1.0, 20.0)
+        _, D2, _ = m.integrate(eps, 0.5 * eps, st, 0.5, 20.0)
+        for T in (D, D2):
+            assert np.abs(T - T.transpose(0, 2, 1)).max() <= 1e-10 * np.abs(T).max(), law

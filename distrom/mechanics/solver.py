@@ -44,7 +44,7 @@ log = logging.getLogger("distrom.hf")
 #: fields written by the solver
 FIELD_NAMES = ("U", "sig", "eto", "ep", "p", "state", "T")
 _VOIGT = ("11", "22", "33", "12", "23", "31")
-_SYMMETRIC_LAWS = ("elastic", "norton")
+_SYMMETRIC_LAWS = ("elastic", "norton", "chaboche")  # checked: D = D^T to round-off
 _TENSOR = "symmetric (tensor components, Voigt 11 22 33 12 23 31)"
 
 
@@ -231,7 +231,7 @@ class _Run:
         if self.linear == "direct":
             ksp.setType("preonly")
             mumps = PETSc.Sys.hasExternalPackage("mumps")
-            # the consistent tangents of the built-in elastic and Norton laws are symmetric (and
+            # the consistent tangents of the built-in laws are symmetric (and
             # the elimination of Dirichlet rows keeps them so): Cholesky halves the factorization
             if mumps and self.material.name in _SYMMETRIC_LAWS:
                 pc.setType("cholesky")
