@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="alternations of P = 1 / P = 2 launches")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the sections of an existing benchmarks/results/pod.json not measured now")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the doc section from benchmarks/results/pod.json without measuring")
     args = ap.parse_args(argv)
@@ -388,6 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     res: dict[str, Any] = {"machine": machine_info(), "repeats": args.repeats, "pymor": None,
                            "peak": {}, "gram": {}, "pod": {}, "svd_variants": {}, "scaling": {}}
+    if args.merge:
+        from benchmarks.common import RESULTS
+
+        old = RESULTS / "pod.json"
+        if old.exists():  # keep the sections measured by an earlier invocation of this run
+            prev = json.loads(old.read_text())
+            for sec in ("gram", "pod", "svd_variants", "scaling"):
+                res[sec] = prev.get(sec, {})
     with_pymor = not args.no_pymor and pymor_available() is not None
     res["pymor"] = pymor_available() if with_pymor else None
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
