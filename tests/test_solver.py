@@ -256,6 +256,10 @@ def test_cli_hf(tmp_path):
         u3 = case.read_field("U", 3, rows=(0, case.mesh.n_nodes))
     assert np.allclose(u3, 2.0 * u1, rtol=1e-10, atol=1e-14)  # linear elasticity
     assert main(["hf", str(tmp_path / "missing.toml"), "-o", str(tmp_path / "x.h5")]) == 2
+    # restart from step 0 (sample 0, t = 0.5): one step to t = 1 equal to the original step 1
+    assert main(["hf", str(p), "-o", str(tmp_path / "r.h5"), "--restart", f"{tmp_path / 'c.h5'}:0"]) == 0
+    assert np.allclose(read(tmp_path / "r.h5", "U", 0), u1, rtol=1e-10, atol=1e-14)
+    assert main(["hf", str(p), "-o", str(tmp_path / "r2.h5"), "--restart", f"{tmp_path / 'c.h5'}:1"]) == 2
 
 
 # ---- P = 1, 2, 3: identical results -------------------------------------------------------------

@@ -73,15 +73,18 @@ class RestartState:
         from distrom.io import open_case
 
         with open_case(path, comm) as case:
-            if "U" not in case.field_names or "state" not in case.field_names:
+            names = case.field_names
+            if "U" not in names or ("state" not in names and "sig" not in names):
                 raise InputError(f"restart: case '{path}' lacks the fields 'U' and 'state' "
-                                 f"(has {case.field_names}); write it with solver.record_state = true")
+                                 f"(has {names}); write it with solver.record_state = true")
             if not 0 <= step < case.n_steps:
                 raise InputError(f"restart: step {step} not in case '{path}' ({case.n_steps} steps)")
             nU = case.fields["U"].n_rows
-            nS = case.fields["state"].n_rows
             U = case.read_field("U", step, rows=(0, nU))
-            S = case.read_field("state", step, rows=(0, nS))
+            if "state" in names:
+                S = case.read_field("state", step, rows=(0, case.fields["state"].n_rows))
+            else:  # a law without internal variables (the solver checks the law agrees)
+                S = np.zeros((case.fields["sig"].n_rows, 0))
             s = int(case.step_sample[step])
             params = {k: float(v[s]) for k, v in case.parameters.items()} if case.parameter_names else {}
             return cls(float(case.times[step]), U, S, params)
@@ -494,7 +497,8 @@ class _Run:
             raise InputError(f"restart: displacement of shape {U.shape}, expected ({self.mesh.n_nodes}, 3)")
         if S.shape != (self.asm.n_ip_global, self.material.n_state):
             raise InputError(f"restart: state of shape {S.shape}, expected "
-                             f"({self.asm.n_ip_global}, {self.material.n_state}) for law '{self.material.name}'")
+                             f"({self.asm.n_ip_global}, {self.material.n_state}) for law '{self.material.name}'"
+                             + (" (the case has no 'state' field)" if S.shape[1] == 0 else ""))
 
     def _init_state(self, u_n: Any, restart: RestartState | None) -> None:
         asm = self.asm
