@@ -215,7 +215,11 @@ def run_stage(stage: str, study_path: str, output: str, comm: Any = None) -> Non
 # ------------------------------------------------------------------------------------------
 def _launch(study: Study, stage: str) -> None:
     cmd = [sys.executable, "-m", "distrom", "run", str(study.path), "--stage", stage, "--output", str(study.output)]
-    env = dict(os.environ)
+    # a driver started from inside an MPI job (a test, a notebook that imported mpi4py) must not
+    # hand its own job's variables to mpirun: keep only the user's settings
+    keep = ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "OMPI_MCA_rmaps_base_oversubscribe")
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith(("OMPI_", "PMIX_", "PMI_")) and k not in keep) and k != "H5PY_ALWAYS_USE_MPI"}
     env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")  # one BLAS thread per rank
     if hasattr(os, "geteuid") and os.geteuid() == 0:
