@@ -597,7 +597,6 @@ class AdaptiveLoop:
                 if fail_at is not None and i == fail_at:
                     raise DistromError(f"{FAIL_ENV}={fail_at}: test hook, the loop stops at step {i}")
                 self._step(i, st)
-                st["next_step"] = i + 1
         summary = self._finish(st, time.perf_counter() - t_all)
         return summary
 
@@ -661,7 +660,7 @@ class AdaptiveLoop:
             disp = self.solver.displacement(qv[None, :], np.array([t]), self.params)[0]
         rec.update(n_modes=self.model.n_modes, n_points=self.model.n_points,
                    n_stress_modes=self.model.dual["stress"].n_modes)
-        st.update(t_prev=t, qv=qv, eps_n=eps, states=states, T_n=T, duals=duals)
+        st.update(t_prev=t, qv=qv, eps_n=eps, states=states, T_n=T, duals=duals, next_step=i + 1)
         st["displacement"].append(disp)
         st["timeline"].append({k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                                for k, v in rec.items()})
