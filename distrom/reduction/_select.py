@@ -28,9 +28,12 @@ def fuzzy_argmax(block: RowBlock, values_local: np.ndarray, rtol: float = 1e-9) 
         ``(-inf, -1)`` when no process has a finite candidate.
     """
     if values_local.size:
-        v = float(np.max(values_local))
-        cand = np.flatnonzero(values_local >= v - rtol * abs(v)) if np.isfinite(v) else np.zeros(0, int)
-        gid = float(block.offset + cand[0]) if cand.size else np.inf
+        i = int(np.argmax(values_local))  # the first maximum; near-ties can only come before it
+        v = float(values_local[i])
+        if np.isfinite(v) and i:
+            before = np.flatnonzero(values_local[:i] >= v - rtol * abs(v))
+            i = int(before[0]) if before.size else i
+        gid = float(block.offset + i) if np.isfinite(v) else np.inf
     else:
         v, gid = -np.inf, np.inf
     if block.comm is None:
