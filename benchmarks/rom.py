@@ -59,7 +59,7 @@ def _config(n: list[int], params: dict, sampling: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks rom")
     ap.add_argument("--ranks", type=int, default=2)
-    ap.add_argument("--work", default=str(ROOT / "benchmarks" / "results" / "rom_work"))
+    ap.add_argument("--work", default=str(ROOT / "demo-output" / "bench_rom"))  # git-ignored
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args(argv)
     work = Path(args.work)
