@@ -148,3 +148,18 @@ def test_reduced_kernels_independent_of_mesh(tiny):
     s = OnlineSolver(light)
     res = s.solve({"p": 120.0, "dT": 100.0})
     assert res.q.shape == (5, light.n_modes) and res.stress.shape == (5, light.n_points, 6)
+
+
+def test_xdmf_export_of_the_reconstructed_fields(tiny, tmp_path):
+    import h5py
+
+    from distrom.cli.main import main
+
+    x = tmp_path / "rom.xdmf"
+    assert main(["online", str(tiny[1]), "--param", "p=130", "--param", "dT=40", "--xdmf", str(x),
+                 "-o", str(tmp_path / "r.h5")]) == 0
+    text = x.read_text()
+    assert 'Name="U"' in text and "sig_cellavg" in text and text.count("<Time ") == 5
+    with h5py.File(tmp_path / "r.h5") as f:
+        U = f["full/displacement"][...]
+    assert U.shape[0] == 5 and np.abs(U).max() > 0

@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="parameter value (repeat)")
     p.add_argument("--times", default=None, help="comma-separated output times (default: the training grid)")
     p.add_argument("--full", action="store_true", help="also store the full displacement field")
+    p.add_argument("--xdmf", default=None, metavar="OUT", help="also export the reconstructed fields to OUT.xdmf "
+                   "(implies --full; reads the mesh from the training case)")
+    p.add_argument("--mesh-case", default=None, help="case holding the mesh for --xdmf (default: the training case)")
+    p.add_argument("--progress", action="store_true", help="one progress line per step on stderr")
     p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -60,10 +64,15 @@ def run(args: argparse.Namespace) -> int:
     solver = OnlineSolver(args.model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ParameterRangeWarning)
-        res = solver.solve(params, _times(args.times), full=args.full)
+        res = solver.solve(params, _times(args.times), full=args.full or bool(args.xdmf), progress=args.progress)
     for w in caught:
         logging.getLogger("distrom.online").warning("%s", w.message)
     res.save(args.output, overwrite=args.force)
+    if args.xdmf:
+        from distrom.rom.export import export_result_xdmf  # the case store: outside the MPI-free solve
+
+        x = export_result_xdmf(solver, res, args.xdmf, args.mesh_case)
+        print(f"wrote {x} and {x.with_suffix('.h5')}")
     summary = {"output": args.output, "parameters": params, "n_steps": len(res.times),
                "newton_iterations": int(res.iterations.sum()), "wall_time_s": res.wall_time,
                "time_per_step_ms": 1e3 * res.wall_time / len(res.times), "warnings": res.warnings}
