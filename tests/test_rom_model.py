@@ -139,3 +139,20 @@ def test_parameter_checks_name_the_range():
         check_parameters(m, {"p": 1.0, "T": 20.0, "q": 1.0})
     with pytest.raises(InputError, match=r"missing value.*'T'.*T in \[10, 30\]"):
         check_parameters(m, {"p": 1.0})
+
+
+def test_cli_messages_for_bad_model_files(tmp_path, capsys):
+    from distrom.cli.main import main
+
+    p = tmp_path / "m.h5"
+    synthetic_model().save(p)
+    data = p.read_bytes()
+    (tmp_path / "t.h5").write_bytes(data[: len(data) // 3])
+    assert main(["online", str(tmp_path / "t.h5"), "--param", "p=1", "-o", str(tmp_path / "r.h5")]) == 2
+    assert "truncated or corrupt" in capsys.readouterr().err
+    with h5py.File(p, "a") as f:
+        f.attrs["distrom_format"] = "3.1"
+    assert main(["online", str(p), "--param", "p=1", "-o", str(tmp_path / "r.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "distrom_format 3.1, newer than this reader" in err and "upgrade distrom" in err
+    assert not (tmp_path / "r.h5").exists()
