@@ -123,3 +123,29 @@ def test_reduced_points_distributed(comm):
                                      tol=1e-8, components={"s": 3})
     np.testing.assert_array_equal(got.points, ref.points)
     np.testing.assert_allclose(got.weights, ref.weights, rtol=1e-9)
+
+
+def test_serial_path_never_imports_mpi():
+    """ECM, the EIM family, Gappy-POD and the points helper run on NumPy without mpi4py/petsc4py."""
+    import subprocess
+    import sys
+
+    from conftest import clean_subprocess_env
+
+    code = (
+        "import sys; sys.modules.update(dict.fromkeys(['mpi4py', 'petsc4py', 'slepc4py']))\n"
+        "import numpy as np\n"
+        "from distrom.reduction.ecm import ecm\n"
+        "from distrom.reduction.eim import eim, deim, qdeim, matrix_eim\n"
+        "from distrom.reduction.gappy import gappy_pod\n"
+        "from distrom.reduction.points import reduced_integration_points\n"
+        "A = np.arange(200.).reshape(10, 20); w = np.arange(20.)\n"
+        "assert ecm(A, w)[0].size <= 2 and ecm(A, w, mode='union')[0].size <= 2\n"
+        "F = np.random.default_rng(0).random((60, 8))\n"
+        "eim(F, n=4); eim(F, n=4, variant='rectangular'); deim(F); qdeim(F); matrix_eim([F, 2 * F])\n"
+        "assert np.allclose(gappy_pod([[1, 0, 0], [0, 1, 0]], [1, 0, 1]), [1, 0])\n"
+        "reduced_integration_points(A, w, [F[:20, :3]])\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_subprocess_env(),
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
