@@ -12,7 +12,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-KILL_AT = 3   # after the two corrections (steps 0 and 1): the checkpoint holds an updated model
+KILL_AT = 3   # after corrections (step 0 at least): the checkpoint holds an updated model
 
 
 def _run(cfg: Path, out: Path, *extra: str, fail_at: int | None = None) -> subprocess.CompletedProcess:

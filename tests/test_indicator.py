@@ -28,7 +28,7 @@ def fake_model(q=9, k=4, seed=0, calibration=None):
 def test_indicator_is_the_relative_least_squares_residual():
     m = fake_model()
     A = m.dual["stress"].at_points.reshape(-1, 4)
-    ind = GappyIndicator(m)
+    ind = GappyIndicator(m, normalization="step")
     rng = np.random.default_rng(1)
     v_in = A @ rng.standard_normal(4)
     assert ind(v_in.reshape(9, 6)) < 1e-13            # in the span: nothing left
@@ -42,6 +42,18 @@ def test_indicator_is_the_relative_least_squares_residual():
     assert ind(1e6 * V[0]) == pytest.approx(ind(V[0]), rel=1e-12)
     with pytest.raises(InputError, match="no dual basis 'plastic_strain'"):
         GappyIndicator(m, "plastic_strain")
+    with pytest.raises(InputError, match="normalization"):
+        GappyIndicator(m, normalization="max")
+    # default: the residual over the fixed RMS scale of the training snapshots at the points
+    fixed = GappyIndicator(m)
+    s_ref = np.sqrt(np.sum(np.ones(4) * np.sum(A ** 2, axis=0)) / 4)
+    assert fixed.reference_norm == pytest.approx(s_ref, rel=1e-12)
+    np.testing.assert_allclose([fixed(v) for v in V], np.array(ref) * np.linalg.norm(V, axis=1) / s_ref,
+                               rtol=1e-12)
+    assert fixed(1e3 * V[0]) == pytest.approx(1e3 * fixed(V[0]), rel=1e-12)   # not scale-free
+    # a stored calibration fixes the scale (a basis update must not move it)
+    m2 = fake_model(calibration={"quantity": "stress", "reference_norm": 2.0})
+    assert GappyIndicator(m2).reference_norm == 2.0
 
 
 def test_fit_recovers_a_loglog_law_and_the_band_covers():
@@ -109,7 +121,8 @@ def test_indicator_series_of_an_online_result(tiny):
     r = OnlineSolver(m).solve({"p": 120.0, "dT": 100.0})
     eta = indicator_series(m, r)
     A = m.dual["stress"].at_points.reshape(-1, m.dual["stress"].n_modes)
-    ref = [np.linalg.norm(v - A @ np.linalg.lstsq(A, v, rcond=None)[0]) / np.linalg.norm(v)
+    s_ref = GappyIndicator(m).reference_norm
+    ref = [np.linalg.norm(v - A @ np.linalg.lstsq(A, v, rcond=None)[0]) / s_ref
            for v in r.stress.reshape(len(r.times), -1)]
     np.testing.assert_allclose(eta, ref, rtol=1e-9)
     # more points than stress modes, so the residual is a real test (not zero by construction)
