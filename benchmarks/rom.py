@@ -28,8 +28,8 @@ from pathlib import Path
 from benchmarks.common import ROOT, interleaved, machine_info, md_table, median, update_doc_section, write_json
 
 MESHES = {"coarse": [10, 3, 2], "fine": [20, 6, 4]}
-TRAIN = {"p": [60.0, 100.0], "dT": [250.0, 250.0]}
-TEST = {"p": 80.0, "dT": 250.0}
+TRAIN = {"p": [4.0, 8.0], "dT": [120.0, 120.0]}
+TEST = {"p": 6.0, "dT": 120.0}
 OFFLINE = ("[offline]\nprimal_tol = 0.0\nprimal_rank = 8\ndual_tol = 0.0\ndual_rank = 8\necm_tol = 1e-12\n"
            "ecm_modes = 8\necm_max_points = 60\nfull_field = false\n")
 
