@@ -84,6 +84,21 @@ class Material(Protocol):
         ...
 
 
+class StateMixin:
+    """``n_state`` and a zero ``initial_state`` derived from ``state_names`` (shared by the laws)."""
+
+    state_names: tuple[str, ...] = ()
+
+    @property
+    def n_state(self) -> int:
+        """Number of internal variables per point: ``len(state_names)``."""
+        return len(self.state_names)
+
+    def initial_state(self, n_points: int) -> np.ndarray:
+        """Virgin state (zeros), shape ``(n_points, n_state)``."""
+        return np.zeros((int(n_points), self.n_state))
+
+
 class Coefficient:
     """A material coefficient: a constant, or a table of temperature -> value.
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from distrom.errors import ConvergenceError, InputError
 from distrom.mechanics.materials._base import (
+    StateMixin,
     ENG,
     VOIGT,
     Coefficient,
@@ -37,7 +38,7 @@ def _coefficient_list(value: Any, key: str) -> list[Coefficient]:
             for i, v in enumerate(items)]
 
 
-class Chaboche:
+class Chaboche(StateMixin):
     """Elasto-viscoplasticity with Voce isotropic and Armstrong-Frederick kinematic hardening.
 
     ``sigma = D(T) (eps - eps_th - eps_p)``, yield function
@@ -99,14 +100,6 @@ class Chaboche:
         """Number of back stresses (1 or 2)."""
         return len(self.C)
 
-    @property
-    def n_state(self) -> int:
-        """Number of internal variables per point (7 + 6 per back stress)."""
-        return len(self.state_names)
-
-    def initial_state(self, n_points: int) -> np.ndarray:
-        """Virgin state (zeros), shape ``(n_points, n_state)``."""
-        return np.zeros((int(n_points), self.n_state))
 
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,

@@ -7,6 +7,7 @@ import numpy as np
 
 from distrom.errors import InputError
 from distrom.mechanics.materials._base import (
+    StateMixin,
     Coefficient,
     elastic_stress,
     elastic_tangent,
@@ -28,7 +29,7 @@ def elastic_coefficients(E: Any, nu: Any, alpha: Any, T_ref: Any, where: str
     return E_c, nu_c, alpha_c, float(T_ref)
 
 
-class LinearElastic:
+class LinearElastic(StateMixin):
     """Isotropic linear thermo-elasticity, ``sigma = D(T) (eps - eps_th(T))``.
 
     ``eps_th = alpha(T) (T - T_ref)`` on the normal components (``alpha`` is the *secant*
@@ -54,14 +55,6 @@ class LinearElastic:
         self.E, self.nu, self.alpha, self.T_ref = elastic_coefficients(E, nu, alpha, T_ref, where)
         self.density = density
 
-    @property
-    def n_state(self) -> int:
-        """Number of internal variables per point (0)."""
-        return len(self.state_names)
-
-    def initial_state(self, n_points: int) -> np.ndarray:
-        """Empty state, shape ``(n_points, 0)``."""
-        return np.zeros((int(n_points), self.n_state))
 
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,

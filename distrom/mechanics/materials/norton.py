@@ -7,6 +7,7 @@ import numpy as np
 
 from distrom.errors import ConvergenceError
 from distrom.mechanics.materials._base import (
+    StateMixin,
     ENG,
     SHEAR_WEIGHT,
     Coefficient,
@@ -70,7 +71,7 @@ def norton_return(q_tr: np.ndarray, mu: np.ndarray, K: np.ndarray, n: np.ndarray
     return np.exp(-np.logaddexp(0.0, -w)), np.exp(-np.logaddexp(0.0, w))
 
 
-class Norton:
+class Norton(StateMixin):
     """Elasto-viscoplasticity with a Norton flow rule and no threshold.
 
     ``sigma = D(T) (eps - eps_th - eps_vp)``,
@@ -109,14 +110,6 @@ class Norton:
         self.n = Coefficient(n, f"{where}.n").check(ge=1.0)
         self.density = density
 
-    @property
-    def n_state(self) -> int:
-        """Number of internal variables per point (7)."""
-        return len(self.state_names)
-
-    def initial_state(self, n_points: int) -> np.ndarray:
-        """Virgin state (zeros), shape ``(n_points, 7)``."""
-        return np.zeros((int(n_points), self.n_state))
 
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from distrom.errors import ConvergenceError, InputError
-from distrom.mechanics.materials._base import VOIGT, Coefficient, prepare, thermal_strain
+from distrom.mechanics.materials._base import VOIGT, StateMixin, Coefficient, prepare, thermal_strain
 
 #: distrom Voigt index of each Abaqus component (11 22 33 12 13 23); self-inverse.
 ABAQUS_ORDER = np.array([0, 1, 2, 3, 5, 4])
@@ -37,7 +37,7 @@ _ARGTYPES = ([_D] * 18 + [ctypes.c_char_p] + [_I] * 4 + [_D, _I] + [_D] * 6 + [_
              + [ctypes.c_size_t])
 
 
-class UmatMaterial:
+class UmatMaterial(StateMixin):
     """A constitutive law implemented by an Abaqus-style ``UMAT`` in a shared library.
 
     Parameters
@@ -110,14 +110,6 @@ class UmatMaterial:
         self.time = 0.0
         self.point_ids: np.ndarray | None = None
 
-    @property
-    def n_state(self) -> int:
-        """Number of internal variables per point (6 stresses + ``nstatv``)."""
-        return len(self.state_names)
-
-    def initial_state(self, n_points: int) -> np.ndarray:
-        """Zero stress and zero ``STATEV``, shape ``(n_points, n_state)``."""
-        return np.zeros((int(n_points), self.n_state))
 
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,
