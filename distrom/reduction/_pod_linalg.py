@@ -155,25 +155,38 @@ def cholqr_pass(ip: Inner, X: np.ndarray, n_global: int, shift: bool) -> np.ndar
     return R
 
 
-def shifted_cholqr3(ip: Inner, X: np.ndarray, n_global: int, G0: np.ndarray | None = None) -> np.ndarray:
+def shifted_cholqr3(ip: Inner, X: np.ndarray, n_global: int, G0: np.ndarray | None = None,
+                    max_passes: int = 12) -> np.ndarray:
     """Orthonormalise ``X`` in place (``M``-orthonormal columns); return ``R`` with ``X_in = X R``.
 
-    Shifted CholeskyQR3: a shifted pass, then CholeskyQR2. Three syrk + three trsm, all BLAS-3.
-    ``G0`` may hold ``X^T M X`` already (the input check computed it), saving one Gram step.
-    Collective.
+    Shifted CholeskyQR3 (a shifted pass, then CholeskyQR2: three syrk + three trsm, all BLAS-3)
+    made adaptive for condition numbers beyond ``1/eps``: the Gram matrix that each pass
+    computes anyway tells how far ``X`` is from orthonormal, and passes (shifted where the
+    Cholesky factor does not exist) continue until it is within 0.1 of the identity; one more
+    plain pass then gives orthonormality to round-off. For ``cond(X) < 1/eps`` that is exactly
+    three passes; a numerically rank-deficient ``X`` (singular values down to 1e-20) takes one
+    or two more. ``G0`` may hold ``X^T M X`` already (the input check computed it). Collective.
     """
     k = X.shape[1]
-    if G0 is None:
-        G0 = ip.gram(X)
-    G = np.array(G0)
-    G[np.diag_indices(k)] += 11.0 * (n_global * k + k * (k + 1)) * EPS * float(np.trace(G0))
-    R1 = cholesky_upper(G)
-    if R1 is None:  # only on pathological input (e.g. overflow); the checks before catch most
-        raise np.linalg.LinAlgError("shifted Cholesky of the Gram matrix failed")
-    trsm_right_inplace(X, R1)
-    R2 = cholqr_pass(ip, X, n_global, shift=False)
-    R3 = cholqr_pass(ip, X, n_global, shift=False)
-    return R3 @ R2 @ R1
+    G = ip.gram(X) if G0 is None else np.array(G0)
+    R_total = np.eye(k)
+    eye = np.eye(k)
+    for it in range(max_passes):
+        final = float(np.abs(G - eye).max()) <= 0.1
+        R = cholesky_upper(G) if (final or it > 0) else None
+        if R is None:
+            Gs = np.array(G)
+            Gs[np.diag_indices(k)] += 11.0 * (n_global * k + k * (k + 1)) * EPS * float(np.trace(G))
+            R = cholesky_upper(Gs)
+            if R is None:  # only on pathological input (overflow); the checks before catch most
+                raise np.linalg.LinAlgError("shifted Cholesky of the Gram matrix failed")
+            final = False
+        trsm_right_inplace(X, R)
+        R_total = R @ R_total
+        if final:
+            break
+        G = ip.gram(X)
+    return R_total
 
 
 def tsqr(block: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

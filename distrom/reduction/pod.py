@@ -324,9 +324,8 @@ def _pod_randomized(block: RowBlock, ip: Inner, tol: float | None, rank: int | N
     Omega = np.random.default_rng(seed).standard_normal((m, ell))
     Y = np.asfortranarray(L @ Omega)
     for _ in range(max(int(power_iterations), 0)):
-        # Between power steps the basis only has to stay well conditioned: one shifted
-        # CholeskyQR pass is enough; the final basis gets the full CholeskyQR3.
-        cholqr_pass(ip, Y, n, shift=True)
+        # Orthonormalise between power steps, else the small directions drown in round-off.
+        _orthonormalize(ip, block, Y)
         Z = ip.cross(L, Y)  # (m, ell) = S^T M Y
         Y = np.asfortranarray(L @ Z)
     _orthonormalize(ip, block, Y)
