@@ -375,6 +375,7 @@ class AdaptiveLoop:
             v = fields[_DUAL_FIELDS[name]].ravel()
             M, s = self._ipod(d.full, np.asarray(d.singular_values, float), v, dtol)
             duals[name] = (M, s, d.n_components)
+        self._stress_added = duals["stress"][0].shape[1] - m.dual["stress"].n_modes
         old_ecm = np.asarray(m.point_ids)[np.asarray(m.weights) > 0]
         return self._operators(Phi, s_u, duals, etol, old_ecm)
 
@@ -395,10 +396,17 @@ class AdaptiveLoop:
         Phi_nodes = Phi.reshape(n_nodes, 3, r)
         n_ip = int(geo.ip_off[-1])
         M_s, s_s, _ = duals["stress"]
+        # as many (scaled) stress modes in the integrands as the offline stage used, plus the
+        # modes the updates added (the offline [offline] ecm_modes option)
+        prov = m.provenance or {}
         k_s = M_s.shape[1]
+        if prov.get("ecm_modes") is not None:
+            added = int((prov.get("adaptive") or {}).get("stress_modes_added", 0))
+            k_s = min(k_s, int(prov["ecm_modes"]) + added + self._stress_added)
+        max_points = prov.get("ecm_max_points")
         lo, hi = Layout.balanced(n_ip, comm).range
         ip_local = np.arange(lo, hi)
-        psi = M_s[6 * lo:6 * hi].reshape(hi - lo, 6, k_s) * (s_s[:k_s] / s_s[0])
+        psi = M_s[6 * lo:6 * hi, :k_s].reshape(hi - lo, 6, k_s) * (s_s[:k_s] / s_s[0])
         A = np.empty((hi - lo, r * k_s))
         wts = np.empty(hi - lo)
         cells, qloc = geo.cell_of_ip(ip_local)
@@ -418,8 +426,10 @@ class AdaptiveLoop:
             warnings.simplefilter("ignore", RuntimeWarning)
             pts, zw, info = ecm(Snapshots.from_local(A, comm=comm, copy=False),
                                 Snapshots.from_local(wts[:, None], comm=comm), tol=ecm_tol, return_info=True,
-                                initial_points=initial_points)
-        if info["error"] > 100 * ecm_tol and n_ip <= off._ALL_POINTS_FALLBACK:
+                                initial_points=initial_points,
+                                max_points=None if max_points is None else max(int(max_points),
+                                                                               len(initial_points)))
+        if info["error"] > 100 * ecm_tol and n_ip <= off._ALL_POINTS_FALLBACK and max_points is None:
             pts = np.arange(n_ip, dtype=np.int64)
             zw = off._all_weights(wts, lo, n_ip, comm)
             info["error"] = 0.0
@@ -462,6 +472,7 @@ class AdaptiveLoop:
         prov = dict(m.provenance or {})
         ad = dict(prov.get("adaptive", {}))
         ad["n_updates"] = int(ad.get("n_updates", 0)) + 1
+        ad["stress_modes_added"] = int(ad.get("stress_modes_added", 0)) + self._stress_added
         ad["ecm_error"] = float(info["error"])
         prov["adaptive"] = ad
         new = ReducedModel(
