@@ -354,6 +354,8 @@ def report(res: dict[str, Any]) -> str:
                 "P = 2 launches alternated; time of the slowest rank)", "",
                 md_table(["N x m", "step", "P = 1 (s)", "P = 2 (s)", "efficiency", "goal",
                           "P = 2 / numpy 2-thread MoS (goal <= 1.0)"], rows), ""]
+    for note in res.get("notes", []):
+        out += [f"*Note:* {note}", ""]
     return "\n".join(out)
 
 
