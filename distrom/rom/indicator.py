@@ -22,7 +22,7 @@ The residual is *relative to a fixed scale* ``s_ref`` of the quantity (default,
 training snapshots, ``s_ref^2 = sum_k sigma_k^2 ||A_k||^2 / n_snapshots`` (exact for the
 kept modes), fixed at calibration time and stored with it. ``normalization="step"`` divides
 by ``||v(t)||`` instead; measured on the quickstart it ranks steps *against* the error
-(Spearman -0.31 on the test set, 0.955 with the fixed scale): early steps have small stresses,
+(Spearman -0.31 on an earlier quickstart test set, 0.955 with the fixed scale): early steps have small stresses,
 so their relative residual is large while the displacement error is not yet (it builds up
 with the creep). docs/adaptive.md has the numbers.
 
