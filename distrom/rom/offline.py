@@ -43,7 +43,7 @@ __all__ = ["OfflineOptions", "build_model", "offline", "load_offline_config", "R
 log = logging.getLogger(__name__)
 
 #: TOML sections that belong to the ROM workflow (stripped before the HF config is parsed)
-ROM_SECTIONS = ("offline", "study", "online")
+ROM_SECTIONS = ("offline", "study", "online", "adaptive")
 
 #: dual quantity -> case field written by the HF solver
 DUAL_FIELDS = {"stress": "sig", "plastic_strain": "ep", "cumulated_plastic_strain": "p"}
