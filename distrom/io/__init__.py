@@ -3,17 +3,21 @@
 All files are HDF5, versioned (``distrom_format``), written atomically and independent of
 the number of ranks that wrote them.
 
-The case-store names are loaded lazily (PEP 562), so that the serial online stage can use
+The public names are loaded lazily (PEP 562), so that the serial online stage can use
 ``distrom.io.schema`` and ``distrom.io._atomic`` without importing the case store.
 """
+from importlib import import_module
 from typing import Any
 
-__all__ = ["Case", "CaseWriter", "FieldInfo", "open_case"]
+_WHERE = {
+    "Case": "distrom.io.case", "CaseWriter": "distrom.io.case", "FieldInfo": "distrom.io.case",
+    "open_case": "distrom.io.case", "save_basis": "distrom.io.basis", "load_basis": "distrom.io.basis",
+    "export_xdmf": "distrom.io.xdmf",
+}
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from distrom.io import case
-
-        return getattr(case, name)
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'distrom.io' has no attribute {name!r}")
