@@ -442,27 +442,8 @@ class AdaptiveLoop:
         w_all = np.zeros(len(all_pts))
         w_all[np.searchsorted(all_pts, pts)] = zw
         q = len(all_pts)
-        cells_k, qk = geo.cell_of_ip(all_pts)
-        E = np.empty((q, 6, r))
-        coords = np.empty((q, 3))
-        nn_max = max(b.connectivity.shape[1] for b in mesh.cells)
-        node_coords = np.zeros((q, nn_max, 3))
-        shapes = np.zeros((q, nn_max))
-        lift_strains = [np.zeros((q, 6)) for _ in self._lifts]
-        conn_k = np.full((q, nn_max), -1, np.int64)
-        for ib, pos, within in geo.blocks_of(cells_k):
-            g, wd, conn = geo.grad(ib, within)
-            eps = off._strains(g, Phi_nodes[conn])
-            E[pos] = eps[np.arange(len(pos)), qk[pos]]
-            N = geo.rules[ib][4]
-            nn = conn.shape[1]
-            shapes[pos, :nn] = N[qk[pos]]
-            node_coords[pos, :nn] = mesh.nodes[conn]
-            conn_k[pos, :nn] = conn
-            coords[pos] = np.einsum("kn,kni->ki", N[qk[pos]], mesh.nodes[conn])
-            for j, (_, _, gv) in enumerate(self._lifts):
-                el = off._strains(g, gv.reshape(n_nodes, 3)[conn][..., None])[..., 0]
-                lift_strains[j][pos] = el[np.arange(len(pos)), qk[pos]]
+        cells_k, E, coords, node_coords, shapes, conn_k, lift_strains = off.point_operators(
+            geo, mesh, all_pts, Phi_nodes, [gv for _, _, gv in self._lifts])
         dual = {}
         for name, (M, s, nc) in duals.items():
             rows = (all_pts[:, None] * nc + np.arange(nc)).ravel()

@@ -219,6 +219,45 @@ class _Geometry:
         return g, wd, conn
 
 
+
+def point_operators(geo: Any, mesh: Any, points: np.ndarray, Phi_nodes: np.ndarray,
+                    lift_fields: list[np.ndarray]) -> tuple:
+    """Replicated operators at the reduced integration points ``points`` (global ip ids). Local.
+
+    Returns
+    -------
+    (cells, E, coords, node_coords, shapes, conn, lift_strains)
+        ``E`` (q, 6, r): strains of the primal modes ``Phi_nodes`` (n_nodes, 3, r) at each point;
+        ``coords`` (q, 3); ``node_coords`` (q, nn_max, 3), ``shapes`` (q, nn_max) and ``conn``
+        (q, nn_max; -1 padded) of each point's cell; ``lift_strains``: (q, 6) per lifting field
+        (each of shape (n_nodes * 3,)).
+    """
+    q = len(points)
+    r = Phi_nodes.shape[-1]
+    n_nodes = mesh.n_nodes
+    cells_k, qk = geo.cell_of_ip(points)
+    E = np.empty((q, 6, r))
+    coords = np.empty((q, 3))
+    nn_max = max(b.connectivity.shape[1] for b in mesh.cells)
+    node_coords = np.zeros((q, nn_max, 3))
+    shapes = np.zeros((q, nn_max))
+    lift_strains = [np.zeros((q, 6)) for _ in lift_fields]
+    conn_k = np.full((q, nn_max), -1, np.int64)
+    for ib, pos, within in geo.blocks_of(cells_k):
+        g, _, conn = geo.grad(ib, within)
+        eps = _strains(g, Phi_nodes[conn])
+        E[pos] = eps[np.arange(len(pos)), qk[pos]]
+        N = geo.rules[ib][4]
+        nn = conn.shape[1]
+        shapes[pos, :nn] = N[qk[pos]]
+        node_coords[pos, :nn] = mesh.nodes[conn]
+        conn_k[pos, :nn] = conn
+        coords[pos] = np.einsum("kn,kni->ki", N[qk[pos]], mesh.nodes[conn])
+        for j, gv in enumerate(lift_fields):
+            el = _strains(g, gv.reshape(n_nodes, 3)[conn][..., None])[..., 0]
+            lift_strains[j][pos] = el[np.arange(len(pos)), qk[pos]]
+    return cells_k, E, coords, node_coords, shapes, conn_k, lift_strains
+
 def _strains(grad: np.ndarray, modes_cells: np.ndarray) -> np.ndarray:
     """Strains of several nodal fields: grad (nc, nq, nn, 3), modes (nc, nn, 3, r) -> (nc, nq, 6, r)."""
     H = np.einsum("cnir,cqnj->cqijr", modes_cells, grad, optimize=True)
@@ -417,27 +456,8 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
         log.info("offline: %d reduced points (%d ECM + %d for Gappy-POD)", q, len(pts), q - len(pts))
 
         # ---- operators at the reduced points (replicated, cheap) --------------------------------
-        cells_k, qk = geo.cell_of_ip(all_pts)
-        E = np.empty((q, 6, r))
-        coords = np.empty((q, 3))
-        nn_max = max(b.connectivity.shape[1] for b in mesh.cells)
-        node_coords = np.zeros((q, nn_max, 3))
-        shapes = np.zeros((q, nn_max))
-        lift_strains = [np.zeros((q, 6)) for _ in lifts]
-        conn_k = np.full((q, nn_max), -1, np.int64)
-        for ib, pos, within in geo.blocks_of(cells_k):
-            g, wd, conn = geo.grad(ib, within)
-            eps = _strains(g, Phi_nodes[conn])
-            E[pos] = eps[np.arange(len(pos)), qk[pos]]
-            N = geo.rules[ib][4]
-            nn = conn.shape[1]
-            shapes[pos, :nn] = N[qk[pos]]
-            node_coords[pos, :nn] = mesh.nodes[conn]
-            conn_k[pos, :nn] = conn
-            coords[pos] = np.einsum("kn,kni->ki", N[qk[pos]], mesh.nodes[conn])
-            for j, (_, _, gv) in enumerate(lifts):
-                el = _strains(g, gv.reshape(n_nodes, 3)[conn][..., None])[..., 0]
-                lift_strains[j][pos] = el[np.arange(len(pos)), qk[pos]]
+        cells_k, E, coords, node_coords, shapes, conn_k, lift_strains = point_operators(
+            geo, mesh, all_pts, Phi_nodes, [gv for _, _, gv in lifts])
 
         # dual bases at the points (collective row fetch) and optional full modes
         dual: dict[str, DualBasis] = {}
