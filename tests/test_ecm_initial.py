@@ -11,8 +11,8 @@ from distrom.reduction.ecm import ecm
 from test_ecm import bumps as _bumps, rel_err  # noqa: E402
 
 
-def bumps():
-    return _bumps(n_f=80, g=30, width=0.2, seed=5)
+def bumps(n_f=80, g=30, width=0.2, seed=5):
+    return _bumps(n_f=n_f, g=g, width=width, seed=seed)
 
 
 def test_enriched_integrands_keep_old_points_and_reach_tol():
