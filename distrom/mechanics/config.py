@@ -70,7 +70,7 @@ from distrom.errors import InputError
 from distrom.mechanics.loads import (Centrifugal, Dirichlet, Expression, History, Pressure,
                                      Temperature)
 
-__all__ = ["Problem", "SolverOptions", "load_config", "parse_config", "build_mesh"]
+__all__ = ["Problem", "SolverOptions", "load_config", "parse_config", "build_mesh", "read_toml"]
 
 _COMP = {"x": 0, "y": 1, "z": 2}
 _TOP_KEYS = {"mesh", "material", "dirichlet", "pressure", "centrifugal", "temperature", "histories",
@@ -137,17 +137,22 @@ class Problem:
         return {n: float(v) for n, v in zip(self.parameter_names, self.samples[i])}
 
 
-def load_config(path: str | os.PathLike) -> Problem:
-    """Read and validate a TOML config file (not collective: call it on rank 0 or everywhere)."""
+def read_toml(path: str | os.PathLike) -> dict:
+    """The tables of a TOML file; InputError naming the file when it is missing or invalid."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError:
         raise InputError(f"config file '{path}' not found") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: not valid TOML: {e}") from None
-    return parse_config(data, str(path), base_dir=path.parent)
+
+
+def load_config(path: str | os.PathLike) -> Problem:
+    """Read and validate a TOML config file (not collective: call it on rank 0 or everywhere)."""
+    path = Path(path)
+    return parse_config(read_toml(path), str(path), base_dir=path.parent)
 
 
 def _get(t: dict, key: str, where: str, kinds: tuple, default: Any = ...) -> Any:

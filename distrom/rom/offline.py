@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from distrom.errors import InputError
+from distrom.mechanics.config import read_toml
 from distrom.rom.model import DualBasis, LiftTerm, LoadTerm, ReducedModel, TemperatureModel
 
 __all__ = ["OfflineOptions", "build_model", "offline", "load_offline_config", "ROM_SECTIONS"]
@@ -127,17 +127,6 @@ def parse_offline_options(table: dict | None, where: str) -> OfflineOptions:
     if o.primal_tol is None and o.primal_rank is None:
         raise InputError(f"{where}: [offline] give primal_tol or primal_rank")
     return o
-
-
-def read_toml(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError(f"config file '{path}' not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: not valid TOML: {e}") from None
 
 
 def load_problem(path: str | Path, data: dict | None = None) -> Any:

@@ -100,7 +100,6 @@ class Chaboche(StateMixin):
         """Number of back stresses (1 or 2)."""
         return len(self.C)
 
-
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,
                   temperature_n: np.ndarray | float | None = None,

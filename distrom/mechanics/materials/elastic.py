@@ -55,7 +55,6 @@ class LinearElastic(StateMixin):
         self.E, self.nu, self.alpha, self.T_ref = elastic_coefficients(E, nu, alpha, T_ref, where)
         self.density = density
 
-
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,
                   temperature_n: np.ndarray | float | None = None,

@@ -110,7 +110,6 @@ class Norton(StateMixin):
         self.n = Coefficient(n, f"{where}.n").check(ge=1.0)
         self.density = density
 
-
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,
                   temperature_n: np.ndarray | float | None = None,

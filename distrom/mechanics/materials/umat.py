@@ -110,7 +110,6 @@ class UmatMaterial(StateMixin):
         self.time = 0.0
         self.point_ids: np.ndarray | None = None
 
-
     def integrate(self, eps_n: np.ndarray, deps: np.ndarray, state_n: np.ndarray, dt: float,
                   temperature: np.ndarray | float,
                   temperature_n: np.ndarray | float | None = None,
