@@ -448,6 +448,9 @@ class AdaptiveLoop:
         for name, (M, s, nc) in duals.items():
             rows = (all_pts[:, None] * nc + np.arange(nc)).ravel()
             dual[name] = DualBasis(name, M[rows].reshape(q, nc, M.shape[1]), s, _DUAL_FIELDS[name], M)
+            if name == "stress":   # the error indicator's cubature defect of the new bases
+                dual[name].integration_defect = off.integration_defect(
+                    off.stress_work(geo, Phi_nodes, M, comm), E, w_all, dual[name].at_points)
         loads = off._load_terms(problem, mesh, geo, Phi, comm)
         temperature = off._temperature_model(problem, node_coords, shapes, conn_k)
         prov = dict(m.provenance or {})

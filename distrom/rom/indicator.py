@@ -52,18 +52,43 @@ import numpy as np
 
 from distrom.errors import FormatError, InputError
 
-__all__ = ["GappyIndicator", "reference_norm", "Calibration", "fit_calibration", "spearman", "indicator_series",
-           "displacement_error", "calibration_pairs", "calibrate_model", "DEFAULT_QUANTITY"]
+__all__ = ["GappyIndicator", "reference_norm", "reduced_stiffness", "Calibration", "fit_calibration", "spearman",
+           "indicator_series", "displacement_error", "calibration_pairs", "select_gappy_weight", "calibrate_model",
+           "DEFAULT_QUANTITY", "DEFAULT_GAPPY_WEIGHT"]
 
 #: the dual quantity used by default (always present: every model has a stress basis)
 DEFAULT_QUANTITY = "stress"
+
+#: weight of the relative Gappy residual in the integration form when no calibration fixes it
+#: (the value the quickstart's training + validation pairs select, docs/adaptive.md)
+DEFAULT_GAPPY_WEIGHT = 0.1
+
+#: candidate weights of the Gappy residual tried by the calibration (0 and 25 log-spaced values)
+GAPPY_WEIGHTS = np.r_[0.0, np.logspace(-3, 1, 25)]
 
 #: floor of indicator and error values before taking logarithms
 _FLOOR = 1e-16
 
 
 class GappyIndicator:
-    """The relative Gappy-POD residual of one dual quantity at the reduced points.
+    """Online error indicator of a reduced model from the dual quantity at the reduced points.
+
+    Two forms (``form``):
+
+    ``"integration"`` (default for the stress when the model stores the cubature defect)
+        ``eta = ||K^-1 D c|| / ||K^-1 f(v)|| + lam ||v - A c|| / ||v||`` with the Gappy-POD
+        coefficients ``c = A^+ v`` of the stress ``v`` at the points, ``D`` the model's
+        :attr:`~distrom.rom.model.DualBasis.integration_defect` (exact minus reduced cubature of
+        every primal-mode x stress-mode work), ``K`` the reduced elastic stiffness at the
+        points, ``f(v) = sum_k w_k E_k^T v_k`` the reduced internal force. The first term is the
+        relative displacement error that the cubature makes on the Gappy-POD reconstruction of
+        the stress (the error of a hyper-reduced ROM inside its training range); the second is
+        the relative Gappy-POD residual, which grows when the state leaves the span of the
+        training snapshots (outside the range). ``lam`` (``gappy_weight``) is fitted by the
+        calibration.
+    ``"residual"`` (models calibrated before; other quantities)
+        ``eta = ||v - A A^+ v|| / s`` with ``s`` the fixed scale ``s_ref`` (``normalization=
+        "reference"``) or ``||v||`` (``"step"``).
 
     Parameters
     ----------
@@ -71,16 +96,26 @@ class GappyIndicator:
     quantity : str, optional
         A dual quantity of the model; default the calibrated one, else ``"stress"``.
     normalization : {"reference", "step"}, optional
-        Divide the residual by the fixed scale ``s_ref`` (default; the calibrated model's
-        ``reference_norm`` if stored, else computed from the dual basis) or by ``||v(t)||``.
+        Residual form only: divide by the fixed scale ``s_ref`` (default; the calibrated
+        model's ``reference_norm`` if stored, else computed from the dual basis) or by ``||v(t)||``.
+    form : {"integration", "residual"}, optional
+        Default: the calibration's; without one, ``"integration"`` when possible.
+    gappy_weight : float, optional
+        ``lam`` of the integration form; default the calibration's, else
+        :data:`DEFAULT_GAPPY_WEIGHT`.
+    stiffness : ndarray (r, r), optional
+        Reduced stiffness ``K`` (default: the elastic tangent of the model's laws at the points,
+        virgin state, initial temperature of the centre of the training box).
 
     Notes
     -----
-    The projector ``P = I - A A^+`` is formed once (``q n_c`` squared doubles would be wasteful
-    for large ``q``; we keep ``A`` and its pseudo-inverse, ``2 q n_c k`` doubles).
+    Cost per step ``O(q n_c (k + r))`` flops: the HF mesh does not enter (``D``, ``K^-1 D`` and
+    ``K^-1 W E^T`` are formed once, ``r x k`` and ``r x q n_c``).
     """
 
-    def __init__(self, model: Any, quantity: str | None = None, normalization: str | None = None) -> None:
+    def __init__(self, model: Any, quantity: str | None = None, normalization: str | None = None, *,
+                 form: str | None = None, gappy_weight: float | None = None,
+                 stiffness: np.ndarray | None = None) -> None:
         cal = (model.indicator or {}) if getattr(model, "indicator", None) else {}
         name = quantity or str(cal.get("quantity", DEFAULT_QUANTITY))
         norm = normalization or str(cal.get("normalization", "reference"))
@@ -90,19 +125,58 @@ class GappyIndicator:
             raise InputError(f"error indicator: the model has no dual basis '{name}' "
                              f"(has {sorted(model.dual)})")
         d = model.dual[name]
+        same = cal.get("quantity", DEFAULT_QUANTITY) == name
+        defect = getattr(d, "integration_defect", None)
+        if form is None:
+            # a calibration fixes the form (older ones, without 'form', are of the residual form)
+            form = str(cal.get("form", "residual")) if (cal and same and "slope" in cal) else \
+                ("integration" if defect is not None else "residual")
+        if form not in ("integration", "residual"):
+            raise InputError(f"error indicator: form must be 'integration' or 'residual', got {form!r}")
+        if form == "integration" and defect is None:
+            raise InputError(f"error indicator: the integration form needs the model's cubature defect of "
+                             f"'{name}' (models built since the indicator was changed; rebuild with distrom "
+                             "offline), or form='residual'")
         self.quantity = name
+        self.form = form
         self.A = np.ascontiguousarray(d.at_points.reshape(-1, d.n_modes))   # (q n_c, k)
         self.pinv = np.linalg.pinv(self.A) if d.n_modes else np.zeros((0, self.A.shape[0]))
         self.n_components = d.n_components
         self.normalization = norm
-        same = cal.get("quantity", DEFAULT_QUANTITY) == name and cal.get("reference_norm") is not None
-        self.reference_norm = float(cal["reference_norm"]) if same else reference_norm(d)
-        self.calibration = Calibration.from_dict(cal) if cal and "slope" in cal and \
-            cal.get("quantity", DEFAULT_QUANTITY) == name else None
+        self.reference_norm = float(cal["reference_norm"]) if same and cal.get("reference_norm") is not None \
+            else reference_norm(d)
+        lam = gappy_weight if gappy_weight is not None else cal.get("gappy_weight") if same else None
+        self.gappy_weight = float(DEFAULT_GAPPY_WEIGHT if lam is None else lam)
+        if form == "integration":
+            K = reduced_stiffness(model) if stiffness is None else np.asarray(stiffness, float)
+            r = int(np.asarray(model.E).shape[2])
+            WE = (np.asarray(model.weights, float)[:, None, None] * np.asarray(model.E, float)).reshape(-1, r)
+            self.KD = np.linalg.lstsq(K, np.asarray(defect, float), rcond=None)[0]      # (r, k)
+            self.KW = np.linalg.lstsq(K, WE.T, rcond=None)[0]                          # (r, q n_c)
+        self.calibration = Calibration.from_dict(cal) if cal and "slope" in cal and same else None
+
+    def components(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(integration term, relative Gappy residual)`` of each step, values (n_t, q, n_c) -> 2 x (n_t,).
+
+        The integration term is 0 for the residual form.
+        """
+        V = np.asarray(values, float).reshape(len(values), -1)
+        C = V @ self.pinv.T
+        nv = np.linalg.norm(V, axis=1)
+        res = np.linalg.norm(V - C @ self.A.T, axis=1)
+        g = np.where(nv > 0, res / np.where(nv > 0, nv, 1.0), 0.0)
+        if self.form != "integration":
+            return np.zeros(len(V)), g
+        num = np.linalg.norm(C @ self.KD.T, axis=1)
+        den = np.linalg.norm(V @ self.KW.T, axis=1)
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0), g
 
     def __call__(self, values: np.ndarray) -> float:
         """Indicator of one step: ``values`` at the points, shape (q, n_c) (or flat)."""
         v = np.asarray(values, float).ravel()
+        if self.form == "integration":
+            i, g = self.components(v[None])
+            return float(i[0] + self.gappy_weight * g[0])
         nv = float(np.linalg.norm(v)) if self.normalization == "step" else self.reference_norm
         if nv == 0.0:
             return 0.0  # nothing to reconstruct (e.g. no plastic strain yet): no evidence of error
@@ -112,9 +186,33 @@ class GappyIndicator:
     def series(self, values: np.ndarray) -> np.ndarray:
         """Indicator of each step: ``values`` shape (n_t, q, n_c) -> (n_t,)."""
         V = np.asarray(values, float).reshape(len(values), -1)
+        if self.form == "integration":
+            i, g = self.components(V)
+            return i + self.gappy_weight * g
         nv = np.linalg.norm(V, axis=1) if self.normalization == "step" else np.full(len(V), self.reference_norm)
         R = V - (V @ self.pinv.T) @ self.A.T
         return np.where(nv > 0, np.linalg.norm(R, axis=1) / np.where(nv > 0, nv, 1.0), 0.0)
+
+
+def reduced_stiffness(model: Any) -> np.ndarray:
+    """Reduced elastic stiffness ``sum_k w_k E_k^T C_k E_k`` at the model's points, shape (r, r).
+
+    ``C_k`` is the consistent tangent of the model's laws for a zero strain increment from the
+    virgin state, at the initial temperature of the centre of the training parameter box
+    (the elastic stiffness for the laws of distrom). Serial, MPI-free.
+    """
+    from distrom.rom.online import OnlineSolver
+
+    s = OnlineSolver(model)
+    P = np.asarray(model.training_parameters, float).reshape(-1, len(model.parameter_names))
+    params = {n: float(P[:, i].mean()) for i, n in enumerate(model.parameter_names)} if P.size else {}
+    t0 = float((model.options or {}).get("t0", 0.0))
+    T = s.temperature(t0, params)
+    eps = s.lifting_strain(t0, params)
+    states = [mat.initial_state(len(g)) for mat, g in zip(s.materials, s.groups)]
+    _, C, _ = s._integrate(eps, np.zeros_like(eps), states, 1.0, T, T)
+    r = s.E.shape[2]
+    return s.E2.T @ np.matmul(C, s.wE).reshape(-1, r)
 
 
 def reference_norm(dual: Any) -> float:
@@ -262,19 +360,9 @@ def indicator_series(model: Any, result: Any, quantity: str | None = None) -> np
     return ind.series(V)
 
 
-def calibration_pairs(model: Any, case_path: Any, *, samples: Any = None, quantity: str | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indicator and true error for every step of the samples of an HF case (serial).
-
-    Runs the online solver on each sample's parameters and time grid and compares the
-    reconstructed displacement with the case's (``fields/U/values``, read with h5py).
-
-    Returns
-    -------
-    eta, error : arrays (n_steps,)
-    sample : array (n_steps,) int
-        The case sample of each pair.
-    """
+def _online_values(model: Any, case_path: Any, samples: Any, quantity: str
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dual values at the points (n, q, n_c), true error (n,) and sample (n,) of every step of a case."""
     import h5py
 
     from distrom.rom.online import OnlineSolver
@@ -300,7 +388,7 @@ def calibration_pairs(model: Any, case_path: Any, *, samples: Any = None, quanti
             raise FormatError(f"case '{case_path}' lacks {e} (not a case written by distrom, or other "
                               "parameters than the model's)") from None
         sel = np.unique(step_sample) if samples is None else np.asarray(samples, int)
-        etas, errs, which = [], [], []
+        vals_, errs, which = [], [], []
         for s in sel:
             steps = np.flatnonzero(step_sample == s)
             if steps.size == 0:
@@ -311,34 +399,87 @@ def calibration_pairs(model: Any, case_path: Any, *, samples: Any = None, quanti
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # validation samples may lie outside the range on purpose
                 r = solver.solve(prm, times[steps], full=True)
-            etas.append(indicator_series(model, r, quantity))
+            if quantity == "stress":
+                vals_.append(r.stress)
+            elif quantity in r.duals:
+                vals_.append(r.duals[quantity])
+            else:
+                raise InputError(f"error indicator: the online result has no '{quantity}' values")
             U_hf = np.asarray(U[steps[0]:steps[-1] + 1])[steps - steps[0]]
             errs.append(displacement_error(r.displacement, U_hf))
             which.append(np.full(steps.size, s))
-    if not etas:
+    if not vals_:
         raise InputError(f"case '{case_path}': no steps for the samples {list(sel)}")
-    return np.concatenate(etas), np.concatenate(errs), np.concatenate(which)
+    return np.concatenate(vals_), np.concatenate(errs), np.concatenate(which)
 
 
-def calibrate_model(model: Any, cases: Any, *, quantity: str | None = None, level: float = 0.95
-                    ) -> Calibration:
+def calibration_pairs(model: Any, case_path: Any, *, samples: Any = None, quantity: str | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indicator and true error for every step of the samples of an HF case (serial).
+
+    Runs the online solver on each sample's parameters and time grid and compares the
+    reconstructed displacement with the case's (``fields/U/values``, read with h5py). The
+    indicator is the model's (:class:`GappyIndicator` with its calibration, if any).
+
+    Returns
+    -------
+    eta, error : arrays (n_steps,)
+    sample : array (n_steps,) int
+        The case sample of each pair.
+    """
+    ind = GappyIndicator(model, quantity)
+    V, err, which = _online_values(model, case_path, samples, ind.quantity)
+    return ind.series(V), err, which
+
+
+def select_gappy_weight(integration: Any, residual: Any, error: Any,
+                        candidates: Any = GAPPY_WEIGHTS) -> float:
+    """The weight ``lam`` of ``integration + lam * residual`` that ranks ``error`` best.
+
+    The candidate with the largest Spearman correlation on the given (fitting) pairs; the
+    smallest one on ties. ``candidates`` default: 0 and 25 log-spaced values in [1e-3, 10].
+    """
+    i, g, e = (np.asarray(a, float).ravel() for a in (integration, residual, error))
+    best, best_rho = float(candidates[0]), -np.inf
+    for lam in candidates:
+        rho = spearman(i + lam * g, e)
+        if np.isfinite(rho) and rho > best_rho + 1e-12:
+            best, best_rho = float(lam), rho
+    return best
+
+
+def calibrate_model(model: Any, cases: Any, *, quantity: str | None = None, level: float = 0.95,
+                    form: str | None = None) -> Calibration:
     """Fit the calibration on the steps of one or more HF cases and store it in ``model.indicator``.
 
-    ``cases``: a path or a list of paths (training and validation cases). Serial.
+    ``cases``: a path or a list of paths (training and validation cases). Serial. With the
+    integration form (default when the model has the stress cubature defect) the weight of the
+    Gappy residual is chosen first (:func:`select_gappy_weight`), then the log-log line and its
+    band are fitted on the resulting indicator values.
     """
     paths = [cases] if not isinstance(cases, (list, tuple)) else list(cases)
     q = quantity or DEFAULT_QUANTITY
-    etas, errs = [], []
     model.indicator = None   # a previous calibration's scale must not enter the new pairs
+    ind = GappyIndicator(model, q, form=form)
+    vals, errs = [], []
     for p in paths:
-        e, r, _ = calibration_pairs(model, p, quantity=q)
-        etas.append(e)
+        V, r, _ = _online_values(model, p, None, q)
+        vals.append(V)
         errs.append(r)
-    eta, err = np.concatenate(etas), np.concatenate(errs)
+    V, err = np.concatenate(vals), np.concatenate(errs)
+    d: dict = {}
+    if ind.form == "integration":
+        i, g = ind.components(V)
+        lam = select_gappy_weight(i, g, err)
+        eta = i + lam * g
+        d["gappy_weight"] = lam
+    else:
+        eta = ind.series(V)
     cal = fit_calibration(eta, err, level=level, quantity=q)
-    d = cal.to_dict()
+    d = {**cal.to_dict(), **d}
     # the scale the indicator was divided by: fixed with the calibration (a later basis
     # update changes the singular values, the mapping indicator -> error must not move)
+    d["form"] = ind.form
     d["reference_norm"] = reference_norm(model.dual[q])
     d["normalization"] = "reference"
     d["pairs_indicator"] = eta

@@ -145,6 +145,11 @@ class DualBasis:
         The case field it was trained on.
     full : ndarray, shape (n_ip * n_components, k), optional
         Full-field modes (row ``ip * n_components + c``).
+    integration_defect : ndarray, shape (r, k), optional
+        Stress basis only: ``int B(phi_i) : psi_j dOmega - sum_k w_k E_k^T psi_j(x_k)``, the
+        error of the reduced cubature on the internal-force integrand of each (primal mode,
+        stress mode) pair (exact integral over the HF mesh minus the ECM one). Used by the
+        error indicator (:mod:`distrom.rom.indicator`); absent in models written before it.
     """
 
     name: str
@@ -152,6 +157,7 @@ class DualBasis:
     singular_values: np.ndarray
     source_field: str = ""
     full: np.ndarray | None = None
+    integration_defect: np.ndarray | None = None
 
     @property
     def n_modes(self) -> int:
@@ -261,6 +267,9 @@ class ReducedModel:
         for name, d in self.dual.items():
             if d.at_points.ndim != 3 or d.at_points.shape[0] != q:
                 problems.append(f"dual basis '{name}' has shape {d.at_points.shape}, expected ({q}, n_comp, k)")
+            elif d.integration_defect is not None and np.shape(d.integration_defect) != (r, d.n_modes):
+                problems.append(f"dual basis '{name}' has an integration defect of shape "
+                                f"{np.shape(d.integration_defect)}, expected ({r}, {d.n_modes})")
         if self.full_modes is not None and (self.full_modes.ndim != 2 or self.full_modes.shape[1] != r):
             problems.append(f"full displacement modes have shape {self.full_modes.shape}, expected (n_dofs, {r})")
         if problems:
@@ -357,6 +366,8 @@ class ReducedModel:
             h.attrs["source_field"] = d.source_field
             h.create_dataset("at_points", data=np.asarray(d.at_points, float))
             h.create_dataset("singular_values", data=np.asarray(d.singular_values, float))
+            if d.integration_defect is not None:
+                h.create_dataset("integration_defect", data=np.asarray(d.integration_defect, float))
 
         if self.full_modes is not None or any(d.full is not None for d in self.dual.values()) \
                 or any(lt.full is not None for lt in self.lifting):
@@ -438,7 +449,8 @@ class ReducedModel:
             if fg is not None and f"dual/{name}" in fg:
                 dfull = arr(fg[f"dual/{name}"])
             dual[name] = DualBasis(name, arr(h["at_points"]), arr(h["singular_values"]),
-                                   _text(h.attrs.get("source_field", "")), dfull)
+                                   _text(h.attrs.get("source_field", "")), dfull,
+                                   arr(h["integration_defect"]) if "integration_defect" in h else None)
         indicator = None
         if "indicator" in f:
             h = f["indicator"]

@@ -260,6 +260,57 @@ def _strains(grad: np.ndarray, modes_cells: np.ndarray) -> np.ndarray:
     return eps
 
 
+
+def stress_work(geo: Any, Phi_nodes: np.ndarray, modes: np.ndarray, comm: Any) -> np.ndarray:
+    """Exact integrals ``G_ij = int B(phi_i) : psi_j dOmega`` over the HF mesh. Collective.
+
+    Parameters
+    ----------
+    geo : _Geometry
+    Phi_nodes : ndarray (n_nodes, 3, r)
+        Primal modes (replicated).
+    modes : ndarray (n_ip * 6, k)
+        Stress modes, row ``6 * ip + c`` (replicated).
+
+    Returns
+    -------
+    ndarray (r, k)
+        The same on every rank. Each rank integrates a balanced range of integration points
+        and the partial sums are added (``allreduce``).
+    """
+    from distrom.parallel import Layout
+
+    n_ip = int(geo.ip_off[-1])
+    r, k = Phi_nodes.shape[-1], modes.shape[1]
+    lo, hi = Layout.balanced(n_ip, comm).range
+    G = np.zeros((r, k))
+    if hi > lo:
+        cells, qloc = geo.cell_of_ip(np.arange(lo, hi))
+        psi = np.asarray(modes[6 * lo:6 * hi], float).reshape(hi - lo, 6, k)
+        ucells, inv = np.unique(cells, return_inverse=True)
+        chunk = 2048
+        for a in range(0, len(ucells), chunk):
+            cc = ucells[a:a + chunk]
+            for ib, pos, within in geo.blocks_of(cc):
+                g, wd, conn = geo.grad(ib, within)
+                eps = _strains(g, Phi_nodes[conn])
+                sel = np.flatnonzero(np.isin(inv, a + pos))
+                cpos = np.searchsorted(cc[pos], cells[sel])
+                G += np.einsum("m,mcr,mck->rk", wd[cpos, qloc[sel]], eps[cpos, qloc[sel]], psi[sel], optimize=True)
+    return np.asarray(comm.allreduce(G), float)
+
+
+def integration_defect(exact: np.ndarray, E: np.ndarray, weights: np.ndarray, at_points: np.ndarray) -> np.ndarray:
+    """``exact - sum_k w_k E_k^T psi(x_k)``: the reduced cubature's error per (primal, stress) mode pair.
+
+    ``exact`` (r, k) from :func:`stress_work`; ``E`` (q, 6, r), ``weights`` (q,), ``at_points``
+    (q, 6, k) of the model. Local (replicated inputs).
+    """
+    ecm_part = np.einsum("q,qcr,qck->rk", np.asarray(weights, float), np.asarray(E, float),
+                         np.asarray(at_points, float), optimize=True)
+    return np.asarray(exact, float) - ecm_part
+
+
 def _fix_signs(M: np.ndarray) -> np.ndarray:
     """Deterministic signs for gathered modes (n, k): ``v . phi > 0`` for a fixed random ``v``.
 
@@ -455,6 +506,9 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
             rows = (all_pts[:, None] * nc + np.arange(nc)).ravel()
             dual[name] = DualBasis(name, full[rows].reshape(q, nc, b.n_modes), s, DUAL_FIELDS[name],
                                    full if opts.full_field else None)
+            if name == "stress":   # the error indicator's integration defect (r x k, small)
+                dual[name].integration_defect = integration_defect(
+                    stress_work(geo, Phi_nodes, full, comm), E, w_all, dual[name].at_points)
 
         # ---- loads ---------------------------------------------------------------------------------
         loads = _load_terms(problem, mesh, geo, Phi, comm)
