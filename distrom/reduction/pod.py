@@ -292,12 +292,14 @@ def _pod_svd(block: RowBlock, ip: Inner, tol: float | None, rank: int | None, al
         G = ip.gram(L)
         validate_gram(G)
         energy = float(np.trace(G))
-        Q = np.array(L, order="F")  # overwritten by the orthonormal factor
-        R = shifted_cholqr3(ip, Q, block.n_global, G0=G)
+        Q = np.array(L, order="F")  # overwritten by the (almost) orthonormal factor
+        # S = (Q R_last^{-1}) R: the last pass's solve is folded into the modes' GEMM below
+        R, R_last = shifted_cholqr3(ip, Q, block.n_global, G0=G, defer_last=True)
     Ur, sigma, _ = sla.svd(R, full_matrices=False, check_finite=False, lapack_driver="gesdd")
     k, crit, discarded = _n_keep(sigma, energy, tol, rank)
     U = _out_buffer(out if out is not None and out.shape[1] == k else None, L.shape[0], k)
-    np.matmul(Q, Ur[:, :k], out=U)
+    coef = Ur[:, :k] if algorithm == "tsqr" else sla.solve_triangular(R_last, Ur[:, :k], check_finite=False)
+    np.matmul(Q, coef, out=U)
     return _finish(block, U, sigma, k, crit, "svd", tol, rank, sigma.size, energy, discarded, ip,
                    svd_algorithm=algorithm)
 
