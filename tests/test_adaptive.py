@@ -115,9 +115,23 @@ def test_adaptive_loop_same_at_any_P_and_corrects(comm, shared_tmp):
     got_s, tl = _timeline(out)
     assert s["n_corrections"] == got_s["n_corrections"] == ref_s["n_corrections"] >= 1
     assert [r["corrected"] for r in tl] == [r["corrected"] for r in ref_tl]
+    # a correction exactly where the carried error plus the estimate predicted one step ahead
+    # exceeds the tolerance (no max_corrections: no budget split), recomputed from the timeline
+    carried, prev = 0.0, None
+    for r in tl:
+        growth = 0.0 if prev is None else max(r["estimate"] - prev, 0.0)
+        assert r["carried"] == pytest.approx(carried, rel=1e-12, abs=0)
+        assert r["trigger_value"] == pytest.approx(carried + r["estimate"] + growth, rel=1e-12)
+        assert r["threshold"] == TOL
+        assert r["corrected"] == (r["trigger_value"] > TOL)
+        if r["corrected"]:
+            if r["step"] > 0 and not tl[r["step"] - 1]["corrected"]:
+                carried += r["estimate"]      # restarted from a ROM state: its error stays
+            prev = r["trigger_after"]
+        else:
+            prev = r["estimate"]
+    assert got_s["carried"] == pytest.approx(carried, rel=1e-12)
     for r, q in zip(tl, ref_tl):
-        # a correction exactly where the calibrated estimate exceeds the tolerance
-        assert r["corrected"] == (r["estimate"] > TOL)
         # the indicator is a small residual (1e-6 after a correction): round-off of the P-rank
         # basis update moves it at 1e-6 relative
         np.testing.assert_allclose(r["indicator"], q["indicator"], rtol=1e-4, atol=1e-8)
@@ -155,6 +169,63 @@ def test_adaptive_loop_same_at_any_P_and_corrects(comm, shared_tmp):
     # ECM restarted from the current points: most of the old ECM points are still there
     old = base.point_ids[base.weights > 0]
     assert np.isin(old, a.point_ids[a.weights > 0]).mean() >= 0.5
+
+
+# ---- the trigger: carried error, one step ahead, budget split ------------------------------------------
+def test_trigger_value_carries_predicts_and_splits_the_budget():
+    from distrom.rom.adaptive import trigger_value
+
+    # nothing carried, no previous step, no cap: the plain test 'estimate > tolerance'
+    assert trigger_value(4e-3, None, 0.0, 5e-3, None) == (4e-3, 5e-3, 0.0)
+    # one step ahead: the growth since the previous step is added (never a decrease)
+    v, thr, g = trigger_value(4e-3, 3e-3, 0.0, 5e-3, None)
+    assert g == pytest.approx(1e-3) and v == pytest.approx(5e-3) and thr == 5e-3
+    assert trigger_value(2e-3, 3e-3, 0.0, 5e-3, None)[0] == pytest.approx(2e-3)
+    # the carried error enters the value: 1e-3 fresh error on 4.5e-3 carried exceeds 5e-3
+    v, thr, _ = trigger_value(1e-3, 1e-3, 4.5e-3, 5e-3, None)
+    assert v == pytest.approx(5.5e-3) and v > thr
+    # three corrections left: the budget 5e-3 is shared by the 4 segments still to come
+    assert trigger_value(1e-3, None, 0.0, 5e-3, 3)[1] == pytest.approx(1.25e-3)
+    # 2e-3 carried, one left: half of the remaining 3e-3 -> threshold 3.5e-3
+    assert trigger_value(1e-3, None, 2e-3, 5e-3, 1)[1] == pytest.approx(3.5e-3)
+    # none left: the tolerance itself (nothing can be done, but the value is still reported)
+    assert trigger_value(1e-3, None, 2e-3, 5e-3, 0)[1] == 5e-3
+    # a failed online step (no estimate): no value to compare
+    assert np.isnan(trigger_value(float("nan"), 1e-3, 0.0, 5e-3, 2)[0])
+
+
+def test_capped_loop_shares_the_budget_and_old_checkpoints_resume(prepared, tmp_path, monkeypatch):
+    """With max_corrections the threshold is the carried error plus an equal share of the rest;
+    a checkpoint written before the carried-error trigger (no such attributes) resumes."""
+    import h5py
+
+    from _adaptive_tiny import TOL, write_config
+    from distrom.errors import DistromError
+    from distrom.rom.adaptive import FAIL_ENV, AdaptiveLoop, load_adaptive_config
+
+    cap = 2
+    cfg = load_adaptive_config(write_config(prepared, output=str(tmp_path / "o"), max_corrections=cap))
+    AdaptiveLoop(cfg).run()
+    tl = json.loads((tmp_path / "o" / "timeline.json").read_text())["timeline"]
+    n = 0
+    for r in tl:
+        left = cap - n
+        want = r["carried"] + (TOL - r["carried"]) / (left + 1) if left else TOL
+        assert r["threshold"] == pytest.approx(want, rel=1e-12)
+        assert r["corrected"] == (left > 0 and r["trigger_value"] > r["threshold"])
+        n += r["corrected"]
+    assert 1 <= n <= cap
+    # an old checkpoint: drop the new attributes, resume reads them as nothing carried
+    monkeypatch.setenv(FAIL_ENV, "2")
+    cfg2 = load_adaptive_config(write_config(prepared, output=str(tmp_path / "k"), max_corrections=cap))
+    with pytest.raises(DistromError, match="test hook"):
+        AdaptiveLoop(cfg2).run()
+    with h5py.File(tmp_path / "k" / "checkpoint" / "state.h5", "a") as f:
+        del f.attrs["carried"], f.attrs["last_trigger"]
+    st = AdaptiveLoop(cfg2)._load_checkpoint()
+    assert st["carried"] == 0.0 and st["last_trigger"] is None and st["next_step"] == 2
+    monkeypatch.delenv(FAIL_ENV)
+    assert AdaptiveLoop(cfg2).run(resume=True)["n_steps"] == len(tl)
 
 
 # ---- CLI and report ---------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ state travels; the HF step and the basis update are distributed. For each time s
 1. one online step of the current reduced model (:class:`~distrom.rom.online.OnlineSolver`);
 2. the indicator ``eta`` (:class:`~distrom.rom.indicator.GappyIndicator`) and, through the
    model's calibration, the estimated error ``e(eta)`` and its upper band;
-3. if the trigger (the estimate by default) exceeds the tolerance, or the online Newton fails:
+3. if the trigger value exceeds its threshold (:func:`trigger_value`: the error the loop's
+   solution carries from earlier corrections plus the trigger quantity, the estimate by
+   default, predicted one step ahead, against the tolerance or, with ``max_corrections``, the
+   carried error plus an equal share of the rest), or the online Newton fails:
 
    a. the HF state at ``t_{i-1}`` is rebuilt from the ROM: displacement ``Phi q + u_D`` from
       the primal basis, internal variables at *all* integration points by Gappy-POD of the
@@ -54,7 +57,7 @@ from distrom.rom.indicator import Calibration, GappyIndicator
 from distrom.rom.model import DualBasis, LiftTerm, ReducedModel
 
 __all__ = ["AdaptiveOptions", "AdaptiveConfig", "AdaptiveLoop", "load_adaptive_config", "run_adaptive",
-           "FAIL_ENV", "RESULT_KIND"]
+           "trigger_value", "FAIL_ENV", "RESULT_KIND"]
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +79,16 @@ class AdaptiveOptions:
     tolerance : float
         Target error (the calibration's error measure: relative displacement error per step).
     trigger : {"estimate", "upper", "indicator"}
-        What is compared with the tolerance: the calibrated estimate (default), its upper
-        band (more HF steps, safer), or the raw indicator (no calibration needed).
+        The trigger quantity ``T``: the calibrated estimate (default), its upper band (more HF
+        steps, safer), or the raw indicator (no calibration needed). The loop corrects when
+        ``carried + T + max(T - T_prev, 0)`` exceeds the tolerance, or with ``max_corrections``
+        the carried error plus an equal share of the rest (:func:`trigger_value`; ``carried``
+        sums ``T`` at the corrections restarted from a ROM state, whose error an HF step keeps).
     quantity : str, optional
         Dual quantity of the indicator (default: the calibrated one, else stress).
     max_corrections : int, optional
-        At most this many HF steps (then the ROM goes on, the timeline says so).
+        At most this many HF steps (then the ROM goes on, the timeline says so); also shares
+        the tolerance between the corrections left (:func:`trigger_value`).
     primal_tol, dual_tol : float, optional
         Incremental POD: a new direction is kept when its energy exceeds ``tol^2`` times the
         energy of the basis (default: the model's offline tolerances, else 1e-6).
@@ -504,6 +511,9 @@ class AdaptiveLoop:
                     f.attrs["next_step"] = int(st["next_step"])
                     f.attrs["t_prev"] = float(st["t_prev"])
                     f.attrs["n_updates"] = int(st["n_updates"])
+                    f.attrs["carried"] = float(st.get("carried", 0.0))
+                    lt = st.get("last_trigger")
+                    f.attrs["last_trigger"] = float("nan") if lt is None else float(lt)
                     f.attrs["timeline"] = json.dumps(st["timeline"])
                     f.attrs["parameters"] = json.dumps(self.params, sort_keys=True)
                     f.attrs["times"] = json.dumps(self.times.tolist())
@@ -544,7 +554,12 @@ class AdaptiveLoop:
                       "T_n": f["T_n"][...], "states": [f[f"states/{j}"][...] for j in range(len(f["states"]))],
                       "duals": {n: v[...] for n, v in f["duals"].items()},
                       "hf_state": (f["hf_state/U"][...], f["hf_state/S"][...]) if "hf_state" in f else None,
-                      "displacement": list(f["displacement"][...])}
+                      "displacement": list(f["displacement"][...]),
+                      # checkpoints written before the carried-error trigger: nothing carried
+                      "carried": float(f.attrs.get("carried", 0.0)),
+                      "last_trigger": float(f.attrs.get("last_trigger", float("nan")))}
+                if not np.isfinite(st["last_trigger"]):
+                    st["last_trigger"] = None
         except (KeyError, OSError) as e:
             raise FormatError(f"adaptive checkpoint '{path}' is damaged ({e}); remove it and start again") from None
         if np.ndim(st["T_n"]) == 0:
@@ -574,7 +589,7 @@ class AdaptiveLoop:
                   "eps_n": s.lifting_strain(t0, self.params), "T_n": s.temperature(t0, self.params),
                   "states": [mat.initial_state(len(g)) for mat, g in zip(s.materials, s.groups)],
                   "duals": {n: np.zeros((base.n_points, d.n_components)) for n, d in base.dual.items()},
-                  "hf_state": None, "displacement": []}
+                  "hf_state": None, "displacement": [], "carried": 0.0, "last_trigger": None}
         import warnings
 
         from distrom.rom.online import ParameterRangeWarning
@@ -619,10 +634,14 @@ class AdaptiveLoop:
         trig = {"estimate": est, "upper": up, "indicator": eta}[o.trigger]
         n_corr = sum(1 for r in st["timeline"] if r["corrected"])
         allowed = o.max_corrections is None or n_corr < o.max_corrections
-        need = (not converged) or (allowed and np.isfinite(trig) and trig > o.tolerance)
+        left = None if o.max_corrections is None else o.max_corrections - n_corr
+        carried = float(st.get("carried", 0.0))
+        value, threshold, growth = trigger_value(trig, st.get("last_trigger"), carried, o.tolerance, left)
+        need = (not converged) or (allowed and np.isfinite(value) and value > threshold)
         # one decision for all ranks (the serial online stage is replicated; never diverge)
-        need = bool(self.comm.bcast(need, root=0))
-        rec.update(indicator=eta, estimate=est, upper=up, rom_converged=converged, corrected=need,
+        need, trig = self.comm.bcast((bool(need), trig), root=0)
+        rec.update(indicator=eta, estimate=est, upper=up, carried=carried, trigger_value=value,
+                   threshold=threshold, rom_converged=converged, corrected=need,
                    t_online=c1 - c0, t_indicator=c2 - c1, t_hf=0.0, t_update=0.0)
         if need:
             if not allowed:
@@ -640,18 +659,27 @@ class AdaptiveLoop:
             qv, eps, states, T, sigma = self._rom_state_from_hf(fields, t)
             h2 = time.perf_counter()
             duals = self.solver._duals(sigma, states)
+            if i > 0 and st["hf_state"] is None:
+                # restarted from a ROM state: its error (history: creep strains rebuilt by
+                # Gappy-POD) stays in the HF solution and in every later step
+                prev = st.get("last_trigger")
+                st["carried"] = carried + (trig if np.isfinite(trig) else (prev or 0.0) + growth)
             st["hf_state"] = (fields["U"], fields["state"]) if "state" in fields else None
             disp = np.asarray(fields["U"], float)
             st["n_updates"] += 1
-            rec.update(t_hf=h1 - h0, t_update=h2 - h1,
-                       indicator_after=self.indicator(sigma if self.indicator.quantity == "stress"
-                                                      else duals[self.indicator.quantity]))
+            eta_after = self.indicator(sigma if self.indicator.quantity == "stress" else duals[self.indicator.quantity])
+            est_after, up_after = self._estimate(eta_after)
+            # the updated model's own error grows from its value at the HF state
+            after = {"estimate": est_after, "upper": up_after, "indicator": eta_after}[o.trigger]
+            st["last_trigger"] = float(self.comm.bcast(after, root=0))
+            rec.update(t_hf=h1 - h0, t_update=h2 - h1, indicator_after=eta_after, trigger_after=st["last_trigger"])
             if self.comm.rank == 0:
                 log.info("adaptive step %d t=%g: indicator %.2e estimate %.2e > tol %.1e -> HF step (%.2f s), "
                          "model %d modes %d points", i, t, eta, est, o.tolerance, h1 - h0, self.model.n_modes,
                          self.model.n_points)
         else:
             st["hf_state"] = None
+            st["last_trigger"] = float(trig) if np.isfinite(trig) else None
             disp = self.solver.displacement(qv[None, :], np.array([t]), self.params)[0]
         rec.update(n_modes=self.model.n_modes, n_points=self.model.n_points,
                    n_stress_modes=self.model.dual["stress"].n_modes)
@@ -701,7 +729,8 @@ class AdaptiveLoop:
             "config": str(cfg.path), "model": str(cfg.model), "parameters": self.params, "ranks": self.comm.size,
             "n_steps": len(tl), "n_corrections": n_corr, "correction_fraction": n_corr / max(len(tl), 1),
             "tolerance": cfg.options.tolerance, "trigger": cfg.options.trigger,
-            "quantity": self.indicator.quantity, "final_n_modes": self.model.n_modes,
+            "quantity": self.indicator.quantity, "carried": float(st.get("carried", 0.0)),
+            "final_n_modes": self.model.n_modes,
             "final_n_points": self.model.n_points, "costs": costs, "wall": wall,
             "max_true_error": max((r["true_error"] for r in tl), default=None) if ref is not None else None,
             "max_plain_error": (max((r["plain_error"] for r in tl if r.get("plain_error") is not None), default=None)
@@ -732,6 +761,33 @@ class AdaptiveLoop:
 
         agree(lambda: write() if self.comm.rank == 0 else None, self.comm)
         return summary
+
+
+def trigger_value(trig: float, previous: float | None, carried: float, tolerance: float,
+                  corrections_left: int | None) -> tuple[float, float, float]:
+    """The adaptive loop's correction test: ``(value, threshold, growth)``; correct when ``value > threshold``.
+
+    ``trig`` is this step's error measure of the current model (estimate, upper band or raw
+    indicator, per ``trigger``), ``previous`` the same at the previous step of the same model
+    (``None``: no growth known), ``carried`` the error the loop's solution already carries
+    (the sum of ``trig`` at the corrections restarted from a ROM state: an HF step restarted
+    from a ROM state keeps that state's history error, it cannot remove it).
+
+    * ``value = carried + trig + growth`` with ``growth = max(trig - previous, 0)``: the error
+      of the loop's solution predicted one step ahead (a correction replaces the step it is
+      triggered at, so a test on ``trig`` alone corrects one step too late);
+    * ``threshold = carried + (tolerance - carried) / (corrections_left + 1)``: the budget
+      left, ``tolerance - carried``, shared equally by the ``corrections_left + 1`` segments
+      of the run still to come (every segment's error at its correction is carried by all the
+      later ones); ``tolerance`` without a cap (``corrections_left`` None) or with none left.
+    """
+    growth = max(trig - previous, 0.0) if previous is not None and np.isfinite(trig) else 0.0
+    value = carried + trig + growth
+    if corrections_left:
+        threshold = carried + (tolerance - carried) / (corrections_left + 1)
+    else:
+        threshold = tolerance
+    return float(value), float(threshold), float(growth)
 
 
 def _reference_displacement(path: Path, params: dict, times: np.ndarray) -> np.ndarray:
