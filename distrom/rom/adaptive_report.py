@@ -4,7 +4,8 @@
 Reads ``timeline.json`` of a ``distrom adaptive`` output directory and writes
 
 * ``adaptive_error.png``: over time, the indicator, the calibrated estimate with its upper
-  band, the tolerance, the HF corrections (vertical lines) and, when the run had an HF
+  band, the trigger's value (carried error + the trigger quantity, one step ahead) and its
+  threshold, the tolerance, the HF corrections (vertical lines) and, when the run had an HF
   reference, the true error of the adaptive run and of the plain ROM;
 * ``adaptive_indicator_vs_error.png`` (with a reference): true error vs indicator (log-log),
   adaptive and plain-ROM steps, with the calibration line and band;
@@ -65,19 +66,23 @@ def write_adaptive_report(source: str | Path, out_dir: str | Path) -> Path:
     plt = _plt()
     files = []
 
-    vals_all = np.r_[eta, est, up, perr, err[err > 1e-14], s["tolerance"]]
+    vals_all = np.r_[eta, est, up, _arr(tl, "trigger_value"), perr, err[err > 1e-14], s["tolerance"]]
     vals_all = vals_all[np.isfinite(vals_all) & (vals_all > 0)]
     floor = 0.3 * float(vals_all.min()) if vals_all.size else 1e-16   # HF steps have ~zero error
     fig, ax = plt.subplots(figsize=(7.2, 4.4))
-    ax.semilogy(t, eta, "o-", ms=3, color="0.5", label="indicator (Gappy residual)")
+    ax.semilogy(t, eta, "o-", ms=3, color="0.5", label="indicator")
     if np.isfinite(est).any():
         ax.semilogy(t, est, "s-", ms=3, color="C0", label="calibrated estimate")
         ax.fill_between(t, est, up, color="C0", alpha=0.15, label="upper band")
     if has_ref:
         ax.semilogy(t, np.maximum(err, floor), "^-", ms=4, color="C2",
-                    label="true error, adaptive (HF steps at the bottom)")
+                    label="true error, adaptive")
         if np.isfinite(perr).any():
             ax.semilogy(t, perr, "v--", ms=4, color="C3", label="true error, plain ROM")
+    tv, thr = _arr(tl, "trigger_value"), _arr(tl, "threshold")   # NaN for runs before the carried trigger
+    if np.isfinite(tv).any():
+        ax.semilogy(t, tv, "-", lw=1.2, color="C4", label="trigger value (carried + trigger, 1 step ahead)")
+        ax.step(t, thr, "--", where="mid", lw=1, color="C4", label="trigger threshold (budget share)")
     ax.axhline(s["tolerance"], color="k", ls=":", lw=1, label=f"tolerance {s['tolerance']:g}")
     for x in t[corr]:
         ax.axvline(x, color="C1", lw=0.8, alpha=0.7)
@@ -141,7 +146,8 @@ def write_adaptive_report(source: str | Path, out_dir: str | Path) -> Path:
              f"- parameters {s['parameters']}, {s['n_steps']} steps, P = {s['ranks']}",
              f"- HF corrections: {s['n_corrections']} ({100 * s['correction_fraction']:.1f} % of the steps), "
              f"at steps {[r['step'] for r in tl if r['corrected']]}",
-             f"- trigger: {s['trigger']} > tolerance {s['tolerance']:g} (indicator on {s['quantity']})",
+             f"- trigger: carried error + {s['trigger']} (one step ahead) > the tolerance {s['tolerance']:g} "
+             f"or its share (indicator on {s['quantity']}); carried at the end {s.get('carried', 0.0):.2e}",
              f"- final model: {s['final_n_modes']} modes, {s['final_n_points']} reduced points"]
     if has_ref:
         lines.append(f"- max true error: adaptive {s['max_true_error']:.2e}, plain ROM "
