@@ -75,8 +75,9 @@ TRAIN_NOTE = (f"{_NAMES[0]} in {{{_LO[0]:g}, {_HI[0]:g}}} x {_NAMES[1]} in {{{_L
 #: tolerance of the adaptive run and its cap on HF steps (10 % of the 30 steps)
 TOL = 5e-3
 MAX_CORRECTIONS = 3
-#: the calibrated upper band: the error an HF step cannot undo is history (creep strains), so
-#: correcting late, when the estimate itself reaches the tolerance, is too late
+#: the trigger quantity, the calibrated upper band: the loop adds the error its solution carries
+#: from earlier corrections (history: creep strains an HF step cannot undo) and shares the
+#: tolerance between the corrections left (docs/adaptive.md, "The trigger")
 TRIGGER = "upper"
 OFFLINE: dict = {}
 
