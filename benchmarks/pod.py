@@ -102,18 +102,44 @@ def orth_error(U: np.ndarray) -> float:
 
 
 # -- sections --------------------------------------------------------------------------------------
-def gram_section(S: np.ndarray, repeats: int) -> dict[str, Any]:
+#: BLAS kernels the Gram step is measured with: the environment as is, and the Haswell kernel
+#: that shared/PERFORMANCE.md's Gram goals refer to (AVX-512 kernels make square DGEMM much
+#: faster but not the tall-skinny syrk, so "% of DGEMM" depends on the kernel)
+GRAM_KERNELS = {"as is": {}, "Haswell": {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}}
+
+
+def gram_worker(N: int, m: int, repeats: int) -> None:
+    """One process, one BLAS thread: DGEMM rate and the Gram step, interleaved; JSON on stdout."""
     from distrom.reduction._dist import as_block
     from distrom.reduction._pod_linalg import Inner
 
+    S, _ = make_snapshots(N, m)
     ip = Inner(as_block(S))
     with blas_threads(1):
-        times, load = interleaved({"distrom": lambda: ip.gram(S), "numpy": lambda: S.T @ S},
-                                  repeats=repeats)
-    N, m = S.shape
-    t = {k: median(v) for k, v in times.items()}
-    return {"t": t, "gflops": {k: N * m * m / v / 1e9 for k, v in t.items()}, "load": load,
-            "times": times}
+        times, load = interleaved({"distrom": lambda: ip.gram(S), "numpy": lambda: S.T @ S}, repeats=repeats)
+        peaks = [dgemm_gflops(threads=1, repeats=1) for _ in range(3)]
+    arch = [b.get("architecture") for b in machine_info()["blas"] if b.get("internal_api") == "openblas"]
+    print("RESULT " + json.dumps({"times": times, "load": load, "dgemm_1thread": median(peaks),
+                                  "kernel": arch[0] if arch else None}), flush=True)
+
+
+def gram_section(N: int, m: int, repeats: int) -> dict[str, Any]:
+    """The Gram step with 1 BLAS thread under each of :data:`GRAM_KERNELS` (one subprocess each)."""
+    out: dict[str, Any] = {}
+    for label, extra in GRAM_KERNELS.items():
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        env.update(extra, OPENBLAS_NUM_THREADS="1")
+        cmd = [sys.executable, "-m", "benchmarks", "pod", "--gram-worker", f"{N}x{m}", "--repeats", str(repeats)]
+        r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+        line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if r.returncode != 0 or line is None:
+            raise RuntimeError(f"gram worker ({label}) failed ({r.returncode}):\n{r.stderr[-2000:]}")
+        res = json.loads(line[len("RESULT "):])
+        t = {k: median(v) for k, v in res["times"].items()}
+        out[label] = {"t": t, "gflops": {k: N * m * m / v / 1e9 for k, v in t.items()},
+                      "dgemm_1thread": res["dgemm_1thread"], "kernel": res["kernel"], "load": res["load"],
+                      "times": res["times"]}
+    return out
 
 
 def pod_section(S: np.ndarray, s: np.ndarray, repeats: int, with_pymor: bool, with_numpy_svd: bool
@@ -292,15 +318,21 @@ def report(res: dict[str, Any]) -> str:
            "", f"**DGEMM peak** (n = 3072): {peak1:.1f} GFLOP/s with 1 thread, {peak2:.1f} with 2 threads at "
            f"the start of the run" + (f"; {end['1']:.1f} / {end['2']:.1f} at the end." if end else "."), ""]
     rows = []
-    for key, g in res["gram"].items():
+    for key, per_kernel in res["gram"].items():
         N, m = (int(v) for v in key.split("x"))
         goal = 0.70 if m >= 200 else 0.60
-        frac = g["gflops"]["distrom"] / peak1
-        rows.append([key, g["t"]["distrom"], g["gflops"]["distrom"], f"{100 * frac:.0f}%",
-                     g["gflops"]["numpy"], g["gflops"]["distrom"] / g["gflops"]["numpy"],
-                     f"{100 * goal:.0f}%: {'met' if frac >= goal else 'NOT met'}", _fmt_load(g["load"])])
-    out += ["**Gram step, 1 BLAS thread** (rate = N m^2 / t)", "",
-            md_table(["N x m", "t (s)", "GFLOP/s", "% of 1-thread DGEMM", "numpy S.T@S GFLOP/s",
+        for label, g in per_kernel.items():
+            frac = g["gflops"]["distrom"] / g["dgemm_1thread"]
+            rel = g["gflops"]["distrom"] / g["gflops"]["numpy"]
+            rows.append([key, f"{label} ({g['kernel']})", g["t"]["distrom"], g["gflops"]["distrom"],
+                         g["dgemm_1thread"], f"{100 * frac:.0f}%", g["gflops"]["numpy"], rel,
+                         f"{100 * goal:.0f}%: {'met' if frac >= goal else 'NOT met'}; 0.9x numpy: "
+                         f"{'met' if rel >= 0.9 else 'NOT met'}", _fmt_load(g["load"])])
+    out += ["**Gram step, 1 process x 1 BLAS thread** (rate = N m^2 / t; DGEMM n = 3072 measured in the "
+            "same process, interleaved). Two OpenBLAS kernels: the environment as is, and Haswell "
+            "(`OPENBLAS_CORETYPE=Haswell`), the kernel shared/PERFORMANCE.md's goals were set with. "
+            "The equivalent goal there: >= 0.9x the rate of numpy's own `S.T @ S` in the same run.", "",
+            md_table(["N x m", "kernel", "t (s)", "GFLOP/s", "DGEMM GFLOP/s", "% of DGEMM", "numpy S.T@S GFLOP/s",
                       "distrom / numpy rate", "goal", "load"], rows), ""]
     rows = []
     for key, p in res["pod"].items():
@@ -372,12 +404,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scaling", default="400000x200,1000000x100", help="sizes for P = 1 vs 2 ('' for none)")
     ap.add_argument("--rounds", type=int, default=2, help="alternations of P = 1 / P = 2 launches")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--gram-worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     ap.add_argument("--merge", action="store_true",
                     help="keep the sections of an existing benchmarks/results/pod.json not measured now")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the doc section from benchmarks/results/pod.json without measuring")
     args = ap.parse_args(argv)
+    if args.gram_worker:
+        N, m = _sizes(args.gram_worker)[0]
+        gram_worker(N, m, args.repeats)
+        return 0
     if args.worker:
         N, m = _sizes(args.worker)[0]
         worker(N, m, args.repeats)
@@ -415,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"peak {res['peak']}")
     for N, m in _sizes(args.sizes):
         key = f"{N}x{m}"
+        res["gram"][key] = gram_section(N, m, args.repeats)
         S, s = make_snapshots(N, m)
-        res["gram"][key] = gram_section(S, args.repeats)
         log(f"{key} gram {res['gram'][key]['t']}")
         res["pod"][key] = pod_section(S, s, args.repeats, with_pymor, N * m <= args.numpy_svd_max)
         log(f"{key} pod {res['pod'][key]['t']}")
