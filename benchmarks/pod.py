@@ -454,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         key = f"{N}x{m}"
         res["gram"][key] = gram_section(N, m, args.repeats)
         S, s = make_snapshots(N, m)
-        log(f"{key} gram {res['gram'][key]['t']}")
+        log(f"{key} gram " + str({k: (v['gflops'], v['dgemm_1thread']) for k, v in res['gram'][key].items()}))
         res["pod"][key] = pod_section(S, s, args.repeats, with_pymor, N * m <= args.numpy_svd_max)
         log(f"{key} pod {res['pod'][key]['t']}")
         write_json("pod", res)  # partial results survive an interrupted run

@@ -80,3 +80,18 @@ def test_deferred_last_pass_gives_the_same_factorisation():
     assert np.abs(Q1.T @ Q1 - np.eye(30)).max() < 1e-13
     assert np.abs(Q2 - Q1).max() < 1e-12
     assert np.abs(Q1 @ R1 - S).max() < 1e-14
+
+
+@pytest.mark.parametrize("k, cond", [(150, 1e3), (200, 1e8)])
+def test_blocked_trsm_is_backward_stable_like_blas(k, cond):
+    """The recursive column-blocked solve (k > TRSM_BLOCK) against LAPACK's triangular solve."""
+    from distrom.reduction._pod_linalg import TRSM_BLOCK, trsm_right_inplace
+
+    assert k > TRSM_BLOCK
+    R = _upper(k, cond, 3)
+    X = np.asfortranarray(np.random.default_rng(4).standard_normal((700, k)))
+    Y = X.copy(order="F")
+    assert trsm_right_inplace(Y, R) is Y
+    ref = sla.solve_triangular(R, X.T, trans="T", lower=False).T
+    assert np.abs(Y @ R - X).max() <= 1e-13 * np.abs(X).max()
+    assert np.abs(Y - ref).max() <= 1e-15 * cond * np.abs(ref).max()

@@ -324,12 +324,15 @@ def _pod_randomized(block: RowBlock, ip: Inner, tol: float | None, rank: int | N
     ell = int(min(m, n, int(rank) + max(int(oversampling), 0)))
     # Same seed on every rank: the test matrix is replicated without communication.
     Omega = np.random.default_rng(seed).standard_normal((m, ell))
-    Y = np.asfortranarray(L @ Omega)
+    # One Fortran-ordered buffer for the sketch: the products write into it directly (a
+    # C-ordered product converted afterwards costs a transposing copy as long as the GEMM).
+    Y = np.empty((L.shape[0], ell), order="F")
+    np.matmul(L, Omega, out=Y)
     for _ in range(max(int(power_iterations), 0)):
         # Orthonormalise between power steps, else the small directions drown in round-off.
         _orthonormalize(ip, block, Y)
         Z = ip.cross(L, Y)  # (m, ell) = S^T M Y
-        Y = np.asfortranarray(L @ Z)
+        np.matmul(L, Z, out=Y)
     _orthonormalize(ip, block, Y)
     B = ip.cross(Y, L)  # (ell, m) = Q^T M S
     Ub, sigma, _ = sla.svd(B, full_matrices=False, check_finite=False)
