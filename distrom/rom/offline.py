@@ -208,7 +208,6 @@ class _Geometry:
         return g, wd, conn
 
 
-
 def point_operators(geo: Any, mesh: Any, points: np.ndarray, Phi_nodes: np.ndarray,
                     lift_fields: list[np.ndarray]) -> tuple:
     """Replicated operators at the reduced integration points ``points`` (global ip ids). Local.
@@ -258,7 +257,6 @@ def _strains(grad: np.ndarray, modes_cells: np.ndarray) -> np.ndarray:
     eps[:, :, 4] = H[:, :, 1, 2] + H[:, :, 2, 1]
     eps[:, :, 5] = H[:, :, 2, 0] + H[:, :, 0, 2]
     return eps
-
 
 
 def stress_work(geo: Any, Phi_nodes: np.ndarray, modes: np.ndarray, comm: Any) -> np.ndarray:
