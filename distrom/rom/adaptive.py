@@ -416,19 +416,9 @@ class AdaptiveLoop:
         psi = M_s[6 * lo:6 * hi, :k_s].reshape(hi - lo, 6, k_s) * (s_s[:k_s] / s_s[0])
         A = np.empty((hi - lo, r * k_s))
         wts = np.empty(hi - lo)
-        cells, qloc = geo.cell_of_ip(ip_local)
-        ucells, inv = np.unique(cells, return_inverse=True)
-        chunk = 2048
-        for a in range(0, len(ucells), chunk):
-            cc = ucells[a:a + chunk]
-            for ib, pos, within in geo.blocks_of(cc):
-                g, wd, conn = geo.grad(ib, within)
-                eps = off._strains(g, Phi_nodes[conn])
-                sel = np.flatnonzero(np.isin(inv, a + pos))
-                cpos = np.searchsorted(cc[pos], cells[sel])
-                e = eps[cpos, qloc[sel]]
-                A[sel] = np.einsum("mcr,mck->mrk", e, psi[sel]).reshape(len(sel), r * k_s)
-                wts[sel] = wd[cpos, qloc[sel]]
+        for sel, e, wd in geo.strains_at_ips(ip_local, Phi_nodes):
+            A[sel] = np.einsum("mcr,mck->mrk", e, psi[sel]).reshape(len(sel), r * k_s)
+            wts[sel] = wd
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             pts, zw, info = ecm(Snapshots.from_local(A, comm=comm, copy=False),

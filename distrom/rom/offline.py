@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,41 @@ class _Geometry:
         blk, within = self.mesh.cell_block_of(cells)
         return [(int(ib), np.flatnonzero(blk == ib), within[blk == ib]) for ib in np.unique(blk)]
 
+    def strains_at_ips(self, ips: np.ndarray, Phi_nodes: np.ndarray, chunk: int = 2048,
+                       wrap: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Strains of nodal fields at integration points, by groups of cells. Local.
+
+        Parameters
+        ----------
+        ips : ndarray (n,) of global integration-point ids
+        Phi_nodes : ndarray (n_nodes, 3, r)
+            Nodal fields (replicated), e.g. the primal modes.
+        chunk : int
+            Cells per group (bounds the memory of the strain blocks).
+        wrap : callable, optional
+            Wraps the iterator over groups (a progress bar).
+
+        Yields
+        ------
+        sel : ndarray (m,)
+            Positions in ``ips`` of this group's points.
+        eps : ndarray (m, 6, r)
+            Strains (engineering shears) of the fields at those points.
+        wdet : ndarray (m,)
+            Quadrature weight times Jacobian determinant of each point.
+        """
+        cells, qloc = self.cell_of_ip(ips)
+        ucells, inv = np.unique(cells, return_inverse=True)
+        starts = range(0, len(ucells), chunk)
+        for a in (wrap(starts) if wrap is not None else starts):
+            cc = ucells[a:a + chunk]
+            for ib, pos, within in self.blocks_of(cc):
+                g, wd, conn = self.grad(ib, within)
+                eps = _strains(g, Phi_nodes[conn])          # (nc, nq, 6, r)
+                sel = np.flatnonzero(np.isin(inv, a + pos))  # the points that fall in these cells
+                cpos = np.searchsorted(cc[pos], cells[sel])
+                yield sel, eps[cpos, qloc[sel]], wd[cpos, qloc[sel]]
+
     def grad(self, ib: int, within: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(grad (nc, nq, nn, 3), wdet (nc, nq), conn (nc, nn)) for cells of block ``ib``."""
         from distrom.mechanics.assembly import gradient_operators
@@ -283,18 +319,9 @@ def stress_work(geo: Any, Phi_nodes: np.ndarray, modes: np.ndarray, comm: Any) -
     lo, hi = Layout.balanced(n_ip, comm).range
     G = np.zeros((r, k))
     if hi > lo:
-        cells, qloc = geo.cell_of_ip(np.arange(lo, hi))
         psi = np.asarray(modes[6 * lo:6 * hi], float).reshape(hi - lo, 6, k)
-        ucells, inv = np.unique(cells, return_inverse=True)
-        chunk = 2048
-        for a in range(0, len(ucells), chunk):
-            cc = ucells[a:a + chunk]
-            for ib, pos, within in geo.blocks_of(cc):
-                g, wd, conn = geo.grad(ib, within)
-                eps = _strains(g, Phi_nodes[conn])
-                sel = np.flatnonzero(np.isin(inv, a + pos))
-                cpos = np.searchsorted(cc[pos], cells[sel])
-                G += np.einsum("m,mcr,mck->rk", wd[cpos, qloc[sel]], eps[cpos, qloc[sel]], psi[sel], optimize=True)
+        for sel, e, wd in geo.strains_at_ips(np.arange(lo, hi), Phi_nodes):
+            G += np.einsum("m,mcr,mck->rk", wd, e, psi[sel], optimize=True)
     return np.asarray(comm.allreduce(G), float)
 
 
@@ -443,21 +470,10 @@ def build_model(case_path: str | Path, problem: Any, options: OfflineOptions | N
         psi = sb.modes.local[:, :k_s].reshape(hi - lo, 6, k_s) * (s_sig[:k_s] / s_sig[0])  # scaled stress modes
         A = np.empty((hi - lo, r * k_s))
         wts = np.empty(hi - lo)
-        cells, qloc = geo.cell_of_ip(ip_local)
-        ucells, inv = np.unique(cells, return_inverse=True)
-        chunk = 2048
-        for a in progress(range(0, len(ucells), chunk), total=(len(ucells) + chunk - 1) // chunk,
-                          desc="ECM integrands", comm=comm):
-            cc = ucells[a:a + chunk]
-            for ib, pos, within in geo.blocks_of(cc):
-                g, wd, conn = geo.grad(ib, within)
-                eps = _strains(g, Phi_nodes[conn])          # (nc, nq, 6, r)
-                # rows of this rank's ips that fall in these cells
-                sel = np.flatnonzero(np.isin(inv, a + pos))
-                cpos = np.searchsorted(cc[pos], cells[sel])
-                e = eps[cpos, qloc[sel]]                    # (m, 6, r)
-                A[sel] = np.einsum("mcr,mck->mrk", e, psi[sel]).reshape(len(sel), r * k_s)
-                wts[sel] = wd[cpos, qloc[sel]]
+        bar = lambda it: progress(it, total=len(it), desc="ECM integrands", comm=comm)  # noqa: E731
+        for sel, e, wd in geo.strains_at_ips(ip_local, Phi_nodes, wrap=bar):
+            A[sel] = np.einsum("mcr,mck->mrk", e, psi[sel]).reshape(len(sel), r * k_s)
+            wts[sel] = wd
         integrands = Snapshots.from_local(A, comm=comm, copy=False)
         weights = Snapshots.from_local(wts[:, None], comm=comm)
         import warnings
