@@ -53,10 +53,6 @@ def blas_threads() -> int:
         return 1
 
 
-def _nullcontext() -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext()
-
-
 def _pool(n: int) -> ThreadPoolExecutor:
     with _lock:
         pool = _state.get("pool")
@@ -97,7 +93,7 @@ def gram(X: np.ndarray, threads: int | None = None) -> np.ndarray:
     ctl = _controller()
     # one BLAS thread per block (restored on exit); without threadpoolctl the blocks share
     # whatever threads BLAS has, which is still correct
-    with ctl.limit(limits=1) if ctl is not None else _nullcontext():
+    with ctl.limit(limits=1) if ctl is not None else contextlib.nullcontext():
         blocks = list(_pool(len(parts)).map(lambda sl: X[sl].T @ X[sl], parts))
     G = blocks[0]
     for B in blocks[1:]:
