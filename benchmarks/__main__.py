@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""``python -m benchmarks NAME [options]``: run ``benchmarks/NAME.py``'s ``main``."""
+"""``python -m benchmarks NAME [options]``: run ``benchmarks/NAME.py``'s ``main``.
+
+``python -m benchmarks all`` runs every benchmark with its defaults, one after the other
+(``make bench``; long: the blade study alone takes tens of minutes on 2 cores).
+"""
 from __future__ import annotations
 
 import importlib
@@ -17,9 +21,12 @@ def available() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m benchmarks NAME [options]\n\nbenchmarks: " + ", ".join(available()))
+        print("usage: python -m benchmarks NAME [options] | all\n\nbenchmarks: " + ", ".join(available()))
         return 0
     name = argv[0]
+    if name == "all":
+        codes = [main([n]) for n in available()]
+        return max(codes, default=0)
     if name not in available():
         print(f"unknown benchmark {name!r}; available: {', '.join(available())}", file=sys.stderr)
         return 2
