@@ -38,7 +38,7 @@ def _arr(tl: list, key: str) -> np.ndarray:
 
 def write_adaptive_report(source: str | Path, out_dir: str | Path) -> Path:
     """Plots and ``adaptive_summary.md`` of an adaptive output directory; returns the summary path."""
-    from distrom.rom.report import _plt
+    from distrom.rom.report import _plt, save_figure
 
     src = Path(source)
     if not is_adaptive_output(src):
@@ -93,10 +93,7 @@ def write_adaptive_report(source: str | Path, out_dir: str | Path) -> Path:
     ax.set_title(f"adaptive ROM, parameters {s['parameters']}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    files.append(out / "adaptive_error.png")
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
+    files.append(save_figure(fig, out / "adaptive_error.png"))
 
     if has_ref:
         fig, ax = plt.subplots(figsize=(5.6, 4.4))
@@ -115,10 +112,7 @@ def write_adaptive_report(source: str | Path, out_dir: str | Path) -> Path:
         ax.set_ylabel("true error")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        files.append(out / "adaptive_indicator_vs_error.png")
-        fig.savefig(files[-1], dpi=110)
-        plt.close(fig)
+        files.append(save_figure(fig, out / "adaptive_indicator_vs_error.png"))
 
     c = s["costs"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
@@ -137,10 +131,7 @@ def write_adaptive_report(source: str | Path, out_dir: str | Path) -> Path:
     a2b.set_ylabel("reduced points", color="C3")
     a2.legend(fontsize=7, loc="upper left")
     a2.set_title("model size over time")
-    fig.tight_layout()
-    files.append(out / "adaptive_cost.png")
-    fig.savefig(files[-1], dpi=110)
-    plt.close(fig)
+    files.append(save_figure(fig, out / "adaptive_cost.png"))
 
     lines = [f"# Adaptive run: {s['config']}", "",
              f"- parameters {s['parameters']}, {s['n_steps']} steps, P = {s['ranks']}",

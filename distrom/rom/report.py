@@ -35,6 +35,14 @@ def _plt() -> Any:
     return plt
 
 
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` (PNG, 110 dpi), close it; return ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def plot_singular_values(model: Any, path: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -50,10 +58,7 @@ def plot_singular_values(model: Any, path: Path) -> Path:
     ax.set_title("POD singular value decay")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_errors(v: dict, path: Path) -> Path:
@@ -72,10 +77,7 @@ def plot_errors(v: dict, path: Path) -> Path:
     axes[0].set_ylabel(r"$\|e(t)\| / \|u_{HF}\|_{L^2(0,T)}$")
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{v['title']}: unseen test parameters")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_timings(v: dict, path: Path) -> Path:
@@ -92,10 +94,7 @@ def plot_timings(v: dict, path: Path) -> Path:
     ax.set_ylabel("wall time per loading history [s]")
     ax.set_title("HF vs online (speedup above the bars)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _summary_md(v: dict, plots: list[str]) -> str:
