@@ -174,15 +174,7 @@ class GappyIndicator:
 
     def __call__(self, values: np.ndarray) -> float:
         """Indicator of one step: ``values`` at the points, shape (q, n_c) (or flat)."""
-        v = np.asarray(values, float).ravel()
-        if self.form == "integration":
-            i, g = self.components(v[None])
-            return float(i[0] + self.gappy_weight * g[0])
-        nv = float(np.linalg.norm(v)) if self.normalization == "step" else self.reference_norm
-        if nv == 0.0:
-            return 0.0  # nothing to reconstruct (e.g. no plastic strain yet): no evidence of error
-        c = self.pinv @ v
-        return float(np.linalg.norm(v - self.A @ c)) / nv
+        return float(self.series(np.asarray(values, float).reshape(1, -1))[0])
 
     def series(self, values: np.ndarray) -> np.ndarray:
         """Indicator of each step: ``values`` shape (n_t, q, n_c) -> (n_t,)."""
@@ -192,6 +184,7 @@ class GappyIndicator:
             return i + self.gappy_weight * g
         nv = np.linalg.norm(V, axis=1) if self.normalization == "step" else np.full(len(V), self.reference_norm)
         R = V - (V @ self.pinv.T) @ self.A.T
+        # a zero quantity (e.g. no plastic strain yet) has nothing to reconstruct: no evidence of error
         return np.where(nv > 0, np.linalg.norm(R, axis=1) / np.where(nv > 0, nv, 1.0), 0.0)
 
 
