@@ -191,8 +191,9 @@ def cholqr_shift(G: np.ndarray, n_global: int) -> float:
     Cholesky factor of ``G + s I`` then exists and ``X R^{-1}`` is bounded for any conditioning.
     ``||X||_2^2 = lambda_max(G)`` is computed (``k x k``, a few ms) rather than bounded by
     ``trace(G) = ||X||_F^2``: after a first pass ``||X||_F^2`` is about the numerical rank while
-    ``||X||_2^2`` is about 1, and the smaller shift shrinks the condition number of a
-    numerically rank-deficient block further per pass (one pass fewer at ``cond = 1e20``).
+    ``||X||_2^2`` is about 1, and a smaller shift lifts the small singular values further per
+    pass. (Measured on the cond-1e20 benchmark matrix: the number of passes stayed at 4; the
+    change is for the bound's sake, at a few ms.)
     """
     k = G.shape[0]
     try:
